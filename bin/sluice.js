@@ -1,0 +1,13 @@
+#!/usr/bin/env node
+// Entry point kept in plain JS so `npx sluice` works; the CLI itself is TypeScript that
+// Node 24 runs directly (type stripping), so there is no build step.
+const major = Number(process.versions.node.split('.')[0]);
+if (major < 24) {
+  process.stderr.write(
+    `sluice needs Node 24 or later (this is ${process.version}); run it through \`npx sluice\` or npm scripts, ` +
+      'which use the Node 24 that `npm ci` installs into node_modules.\n',
+  );
+  process.exit(2);
+}
+const { main } = await import('../src/cli/main.ts');
+process.exitCode = await main(process.argv.slice(2));

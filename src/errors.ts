@@ -1,0 +1,107 @@
+/**
+ * One error type for the whole product. Modules throw `SluiceError` with a stable `code`
+ * (what went wrong, for scripts and tests) and a `category` (what kind of failure, which
+ * the CLI maps to an exit code and the server to an HTTP status). Anything else that
+ * escapes is a bug and is reported as `internal`.
+ */
+
+export type ErrorCategory =
+  /** The command line itself is wrong (unknown flag, missing argument). */
+  | 'usage'
+  /** Input the user gave is malformed: a reference, a policy file, a payload. */
+  | 'invalid-input'
+  /** Something named does not exist (image, tag, repository, record). */
+  | 'not-found'
+  /** Credentials missing or rejected. */
+  | 'unauthorized'
+  /** Authenticated, but the role or the registry forbids the operation. */
+  | 'forbidden'
+  /** The operation conflicts with current state (immutable tag, concurrent change). */
+  | 'conflict'
+  /** A policy said no: a gate failed, a signature did not verify. Expected, not a fault. */
+  | 'policy-violation'
+  /** A peer misbehaved: wrong digest, oversize manifest, unsupported media type. */
+  | 'integrity'
+  /** A dependency is unreachable or failing (registry down, database gone, timeouts). */
+  | 'unavailable'
+  /** A bug. */
+  | 'internal';
+
+export interface ErrorContext {
+  registry?: string;
+  repository?: string;
+  reference?: string;
+  digest?: string;
+  operation?: string;
+  /** OCI distribution error code from the registry's body (MANIFEST_UNKNOWN, DENIED, ...). */
+  ociCode?: string;
+  httpStatus?: number;
+  /** file:line:column for input files. */
+  location?: string;
+  [key: string]: unknown;
+}
+
+export class SluiceError extends Error {
+  readonly code: string;
+  readonly category: ErrorCategory;
+  readonly context: ErrorContext;
+
+  constructor(code: string, category: ErrorCategory, message: string, context: ErrorContext = {}, cause?: unknown) {
+    super(message, cause === undefined ? undefined : { cause });
+    this.name = 'SluiceError';
+    this.code = code;
+    this.category = category;
+    this.context = context;
+  }
+
+  toJSON(): Record<string, unknown> {
+    return { code: this.code, category: this.category, message: this.message, ...this.context };
+  }
+}
+
+export function isSluiceError(err: unknown, code?: string): err is SluiceError {
+  return err instanceof SluiceError && (code === undefined || err.code === code);
+}
+
+/** Wraps anything thrown into a SluiceError without losing the original. */
+export function asSluiceError(err: unknown): SluiceError {
+  if (err instanceof SluiceError) return err;
+  const message = err instanceof Error ? err.message : String(err);
+  return new SluiceError('INTERNAL', 'internal', message, {}, err);
+}
+
+/** Exit codes: 0 ok, 1 operation failed, 2 usage or input error (skopeo's precedent for not-found). */
+export function exitCodeFor(category: ErrorCategory): number {
+  switch (category) {
+    case 'usage':
+    case 'invalid-input':
+    case 'not-found':
+      return 2;
+    default:
+      return 1;
+  }
+}
+
+export function httpStatusFor(category: ErrorCategory): number {
+  switch (category) {
+    case 'usage':
+    case 'invalid-input':
+      return 400;
+    case 'unauthorized':
+      return 401;
+    case 'forbidden':
+      return 403;
+    case 'not-found':
+      return 404;
+    case 'conflict':
+      return 409;
+    case 'policy-violation':
+      return 422;
+    case 'integrity':
+      return 502;
+    case 'unavailable':
+      return 503;
+    default:
+      return 500;
+  }
+}

@@ -1,0 +1,367 @@
+/**
+ * HTTP for registries, on node:http/https: keep-alive pools, a concurrency limit, retries with
+ * backoff and jitter that honour Retry-After, inactivity timeouts, and redirects that never
+ * carry credentials to another origin (blob downloads are routinely redirected to object
+ * storage; forwarding the registry token there hands it to whoever runs that storage).
+ */
+import http, { type IncomingHttpHeaders, type IncomingMessage } from 'node:http';
+import https from 'node:https';
+import { rootCertificates } from 'node:tls';
+import type { Readable } from 'node:stream';
+import { SluiceError } from '../errors.ts';
+
+export type HttpMethod = 'GET' | 'HEAD' | 'PUT' | 'POST' | 'PATCH' | 'DELETE';
+
+export interface HttpRequest {
+  method: HttpMethod;
+  url: URL;
+  headers?: Record<string, string>;
+  /** A Buffer, or a factory so the body can be replayed on retry. */
+  body?: Buffer | (() => Readable);
+  /** Required with a stream body: registries want a Content-Length for monolithic uploads. */
+  bodyLength?: number;
+  /** Follow 301/302/303/307/308 (GET and HEAD only). */
+  followRedirects?: boolean;
+  /** Defaults to true; requests with a one-shot body are never retried. */
+  retry?: boolean;
+  signal?: AbortSignal;
+}
+
+export interface HttpResponse {
+  status: number;
+  headers: IncomingHttpHeaders;
+  /** Final URL, after redirects. */
+  url: URL;
+  body: IncomingMessage;
+  header(name: string): string | undefined;
+  buffer(limit?: number): Promise<Buffer>;
+  text(limit?: number): Promise<string>;
+  discard(): Promise<void>;
+}
+
+export interface RetryPolicy {
+  /** Retries after the first attempt. */
+  retries: number;
+  baseDelayMs: number;
+  maxDelayMs: number;
+}
+
+export interface TransportOptions {
+  /** Extra CA certificates (PEM) trusted in addition to the system roots. */
+  caPem?: string;
+  /** Skip TLS certificate verification (only with `insecure: true` in configuration). */
+  skipTlsVerify?: boolean;
+  /** Max requests waiting for response headers at once. */
+  concurrency?: number;
+  /** No byte in either direction for this long aborts the request. */
+  idleTimeoutMs?: number;
+  retry?: Partial<RetryPolicy>;
+  userAgent?: string;
+  /** Observes every response (request counting, metrics). */
+  onResponse?: (info: { method: HttpMethod; url: URL; status: number; durationMs: number }) => void;
+}
+
+const DEFAULT_RETRY: RetryPolicy = { retries: 4, baseDelayMs: 200, maxDelayMs: 10_000 };
+const RETRYABLE_STATUS = new Set([408, 429, 500, 502, 503, 504]);
+const RETRYABLE_ERRORS = new Set(['ECONNRESET', 'ECONNREFUSED', 'EPIPE', 'ETIMEDOUT', 'EAI_AGAIN', 'ECONNABORTED']);
+const SENSITIVE_HEADERS = ['authorization', 'cookie', 'proxy-authorization'];
+const MAX_REDIRECTS = 5;
+const MAX_RETRY_AFTER_MS = 60_000;
+
+/** A counting semaphore; permits are held until response headers arrive. */
+class Semaphore {
+  private available: number;
+  private readonly waiters: Array<() => void> = [];
+  constructor(permits: number) {
+    this.available = permits;
+  }
+  async acquire(): Promise<() => void> {
+    if (this.available > 0) {
+      this.available--;
+    } else {
+      await new Promise<void>((resolve) => this.waiters.push(resolve));
+    }
+    let released = false;
+    return () => {
+      if (released) return;
+      released = true;
+      const next = this.waiters.shift();
+      if (next) next();
+      else this.available++;
+    };
+  }
+}
+
+export function isTlsProtocolError(err: unknown): boolean {
+  const e = err as { code?: string; message?: string };
+  return (
+    e?.code === 'EPROTO' ||
+    e?.code === 'ERR_SSL_WRONG_VERSION_NUMBER' ||
+    /wrong version number|packet length too long|unknown protocol/i.test(e?.message ?? '')
+  );
+}
+
+function isTlsTrustError(err: unknown): boolean {
+  const code = (err as { code?: string })?.code ?? '';
+  return (
+    code.startsWith('ERR_TLS_CERT') ||
+    ['DEPTH_ZERO_SELF_SIGNED_CERT', 'SELF_SIGNED_CERT_IN_CHAIN', 'UNABLE_TO_VERIFY_LEAF_SIGNATURE', 'CERT_HAS_EXPIRED', 'UNABLE_TO_GET_ISSUER_CERT_LOCALLY'].includes(code)
+  );
+}
+
+function parseRetryAfter(value: string | undefined, now = Date.now()): number | undefined {
+  if (!value) return undefined;
+  if (/^\d+$/.test(value.trim())) return Math.min(Number(value.trim()) * 1000, MAX_RETRY_AFTER_MS);
+  const at = Date.parse(value);
+  if (Number.isNaN(at)) return undefined;
+  return Math.min(Math.max(0, at - now), MAX_RETRY_AFTER_MS);
+}
+
+function sleep(ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve, reject) => {
+    if (signal?.aborted) return reject(signal.reason);
+    const t = setTimeout(() => {
+      signal?.removeEventListener('abort', onAbort);
+      resolve();
+    }, ms);
+    const onAbort = () => {
+      clearTimeout(t);
+      reject(signal?.reason);
+    };
+    signal?.addEventListener('abort', onAbort, { once: true });
+  });
+}
+
+async function readLimited(body: IncomingMessage, limit: number, what: string): Promise<Buffer> {
+  const declared = Number(body.headers['content-length']);
+  if (Number.isFinite(declared) && declared > limit) {
+    body.destroy();
+    throw new SluiceError('RESPONSE_TOO_LARGE', 'integrity', `${what} is ${declared} bytes, over the ${limit}-byte limit`);
+  }
+  const chunks: Buffer[] = [];
+  let total = 0;
+  for await (const chunk of body as AsyncIterable<Buffer>) {
+    total += chunk.length;
+    if (total > limit) {
+      body.destroy();
+      throw new SluiceError('RESPONSE_TOO_LARGE', 'integrity', `${what} exceeds the ${limit}-byte limit`);
+    }
+    chunks.push(chunk);
+  }
+  return Buffer.concat(chunks, total);
+}
+
+function wrapResponse(res: IncomingMessage, url: URL): HttpResponse {
+  return {
+    status: res.statusCode ?? 0,
+    headers: res.headers,
+    url,
+    body: res,
+    header(name: string) {
+      const v = res.headers[name.toLowerCase()];
+      return Array.isArray(v) ? v.join(', ') : v;
+    },
+    buffer(limit = 16 * 1024 * 1024) {
+      return readLimited(res, limit, `response from ${url.host}${url.pathname}`);
+    },
+    async text(limit = 1024 * 1024) {
+      return (await readLimited(res, limit, `response from ${url.host}${url.pathname}`)).toString('utf8');
+    },
+    async discard() {
+      if (res.complete || res.destroyed) return;
+      // Draining keeps the keep-alive socket reusable; big bodies are cheaper to drop.
+      const len = Number(res.headers['content-length']);
+      if (Number.isFinite(len) && len > 64 * 1024) {
+        res.destroy();
+        return;
+      }
+      res.resume();
+      await new Promise<void>((resolve) => {
+        res.once('end', resolve);
+        res.once('close', resolve);
+        res.once('error', () => resolve());
+      });
+    },
+  };
+}
+
+export class HttpTransport {
+  private readonly httpAgent: http.Agent;
+  private readonly httpsAgent: https.Agent;
+  private readonly limiter: Semaphore;
+  private readonly retry: RetryPolicy;
+  private readonly idleTimeoutMs: number;
+  private readonly userAgent: string;
+  private readonly onResponse: TransportOptions['onResponse'];
+
+  constructor(options: TransportOptions = {}) {
+    const concurrency = options.concurrency ?? 8;
+    const agentOptions = { keepAlive: true, maxSockets: concurrency * 2, maxFreeSockets: concurrency * 2, scheduling: 'lifo' as const };
+    this.httpAgent = new http.Agent(agentOptions);
+    this.httpsAgent = new https.Agent({
+      ...agentOptions,
+      ca: options.caPem ? [...rootCertificates, options.caPem] : undefined,
+      rejectUnauthorized: !options.skipTlsVerify,
+    });
+    this.limiter = new Semaphore(concurrency);
+    this.retry = { ...DEFAULT_RETRY, ...options.retry };
+    this.idleTimeoutMs = options.idleTimeoutMs ?? 60_000;
+    this.userAgent = options.userAgent ?? 'sluice/0.1';
+    this.onResponse = options.onResponse;
+  }
+
+  close(): void {
+    this.httpAgent.destroy();
+    this.httpsAgent.destroy();
+  }
+
+  /** Sends a request, retrying transient failures. The caller owns the response body. */
+  async request(req: HttpRequest): Promise<HttpResponse> {
+    const replayable = req.body === undefined || Buffer.isBuffer(req.body) || typeof req.body === 'function';
+    const mayRetry = req.retry !== false && replayable;
+    let attempt = 0;
+    for (;;) {
+      let res: HttpResponse;
+      try {
+        res = await this.followRedirects(req);
+      } catch (err) {
+        const code = (err as { code?: string }).code ?? '';
+        if (mayRetry && attempt < this.retry.retries && RETRYABLE_ERRORS.has(code) && !req.signal?.aborted) {
+          await sleep(this.backoff(attempt), req.signal);
+          attempt++;
+          continue;
+        }
+        throw this.networkError(err, req);
+      }
+      if (mayRetry && attempt < this.retry.retries && RETRYABLE_STATUS.has(res.status)) {
+        const after = parseRetryAfter(res.header('retry-after'));
+        await res.discard();
+        await sleep(after ?? this.backoff(attempt), req.signal);
+        attempt++;
+        continue;
+      }
+      return res;
+    }
+  }
+
+  private backoff(attempt: number): number {
+    // Full jitter: spreads retries of many clients hitting the same failing registry.
+    const cap = Math.min(this.retry.maxDelayMs, this.retry.baseDelayMs * 2 ** attempt);
+    return Math.round(Math.random() * cap);
+  }
+
+  private networkError(err: unknown, req: HttpRequest): SluiceError {
+    if (err instanceof SluiceError) return err;
+    const e = err as { code?: string; message?: string; name?: string };
+    const where = `${req.method} ${req.url.origin}${req.url.pathname}`;
+    if (e?.name === 'AbortError' || req.signal?.aborted) {
+      return new SluiceError('ABORTED', 'unavailable', `${where}: aborted`, { operation: where }, err);
+    }
+    if (isTlsTrustError(err)) {
+      return new SluiceError(
+        'TLS_UNTRUSTED',
+        'integrity',
+        `${req.url.host}: TLS certificate not trusted (${e.code}); configure the registry's CA (caFile) or, for a test registry only, insecure: true`,
+        { registry: req.url.host, operation: where },
+        err,
+      );
+    }
+    return new SluiceError(
+      'REGISTRY_UNREACHABLE',
+      'unavailable',
+      `cannot reach ${req.url.host}: ${e?.message?.includes(e.code ?? '\0') ? e.message : `${e?.code ?? ''} ${e?.message ?? String(err)}`.trim()}`,
+      { registry: req.url.host, operation: where },
+      err,
+    );
+  }
+
+  private async followRedirects(req: HttpRequest): Promise<HttpResponse> {
+    let url = req.url;
+    let headers = { ...req.headers };
+    const origin = req.url.origin;
+    for (let hop = 0; ; hop++) {
+      const res = await this.once({ ...req, url, headers });
+      const location = res.header('location');
+      const isRedirect = [301, 302, 303, 307, 308].includes(res.status) && location;
+      if (!isRedirect || !req.followRedirects || (req.method !== 'GET' && req.method !== 'HEAD')) return res;
+      if (hop >= MAX_REDIRECTS) {
+        await res.discard();
+        throw new SluiceError('TOO_MANY_REDIRECTS', 'integrity', `${req.url.host}: more than ${MAX_REDIRECTS} redirects`, {
+          registry: req.url.host,
+        });
+      }
+      await res.discard();
+      const next = new URL(location, url);
+      if (next.protocol !== 'http:' && next.protocol !== 'https:') {
+        throw new SluiceError('REDIRECT_REFUSED', 'integrity', `${req.url.host} redirected to unsupported URL scheme ${next.protocol}`, {
+          registry: req.url.host,
+        });
+      }
+      if (url.protocol === 'https:' && next.protocol === 'http:') {
+        throw new SluiceError('REDIRECT_REFUSED', 'integrity', `${req.url.host} redirected from https to plain http (${next.host})`, {
+          registry: req.url.host,
+        });
+      }
+      if (next.origin !== origin) {
+        headers = Object.fromEntries(
+          Object.entries(headers).filter(([k]) => !SENSITIVE_HEADERS.includes(k.toLowerCase())),
+        );
+      }
+      url = next;
+    }
+  }
+
+  private async once(req: HttpRequest): Promise<HttpResponse> {
+    const release = await this.limiter.acquire();
+    const started = performance.now();
+    try {
+      const res = await this.send(req);
+      this.onResponse?.({ method: req.method, url: req.url, status: res.statusCode ?? 0, durationMs: performance.now() - started });
+      return wrapResponse(res, req.url);
+    } finally {
+      release();
+    }
+  }
+
+  private send(req: HttpRequest): Promise<IncomingMessage> {
+    const isHttps = req.url.protocol === 'https:';
+    const mod = isHttps ? https : http;
+    const headers: Record<string, string> = { 'user-agent': this.userAgent, ...req.headers };
+    let bodyStream: Readable | undefined;
+    if (Buffer.isBuffer(req.body)) {
+      headers['content-length'] = String(req.body.length);
+    } else if (typeof req.body === 'function') {
+      bodyStream = req.body();
+      if (req.bodyLength !== undefined) headers['content-length'] = String(req.bodyLength);
+    } else if (req.method === 'PUT' || req.method === 'POST' || req.method === 'PATCH') {
+      headers['content-length'] = '0';
+    }
+    return new Promise<IncomingMessage>((resolve, reject) => {
+      const clientReq = mod.request(
+        req.url,
+        { method: req.method, headers, agent: isHttps ? this.httpsAgent : this.httpAgent, signal: req.signal },
+        (res) => {
+          res.setTimeout(this.idleTimeoutMs, () => {
+            res.destroy(Object.assign(new Error(`no data for ${this.idleTimeoutMs} ms`), { code: 'ETIMEDOUT' }));
+          });
+          resolve(res);
+        },
+      );
+      clientReq.setTimeout(this.idleTimeoutMs, () => {
+        clientReq.destroy(Object.assign(new Error(`no response for ${this.idleTimeoutMs} ms`), { code: 'ETIMEDOUT' }));
+      });
+      clientReq.on('error', (err) => {
+        bodyStream?.destroy();
+        reject(err);
+      });
+      if (Buffer.isBuffer(req.body)) {
+        clientReq.end(req.body);
+      } else if (bodyStream) {
+        bodyStream.on('error', (err) => clientReq.destroy(err));
+        bodyStream.pipe(clientReq);
+      } else {
+        clientReq.end();
+      }
+    });
+  }
+}
