@@ -127,7 +127,7 @@ export function registerRegistryCommands(program: Command, ctx: CliContext): voi
         if (failed[0]?.error) throw failed[0].error;
         const r = outcomes[0]!.result!;
         emit(ctx.w, g.output, r, { text: () => `${r.digest}\n` });
-        if (ctx.interactive(g)) ctx.w.err(describeCopy(r));
+        if (ctx.interactive(g) && process.stderr.isTTY) ctx.w.err(describeCopy(r));
         return;
       }
       emit(ctx.w, g.output, results, {
