@@ -1,0 +1,183 @@
+/**
+ * Reads one manifest (and, for an index, its children) from a registry into inventory rows.
+ * Only digests the store has never seen are fetched: a digest's content never changes, so a
+ * known digest needs no second look.
+ */
+import type { RegistryClient } from '../oci/client.ts';
+import { mapLimit } from '../oci/copy.ts';
+import { blobsOf, formatPlatform, parseImageConfig, type Manifest } from '../oci/manifest.ts';
+import type { StoreHandle } from '../store/index.ts';
+
+const MAX_CONFIG_BYTES = 8 * 1024 * 1024;
+const BASE_DIGEST = 'org.opencontainers.image.base.digest';
+const BASE_NAME = 'org.opencontainers.image.base.name';
+
+export interface ManifestRecord {
+  digest: string;
+  mediaType: string;
+  size: number;
+  created: number | null;
+  labels: Record<string, string>;
+  user: string | null;
+  platforms: string[];
+  baseDigest: string | null;
+  baseName: string | null;
+  configDigest: string | null;
+  children: Array<{ digest: string; platform: string | null }>;
+  blobs: Array<{ digest: string; size: number; mediaType: string }>;
+}
+
+function isImageConfig(mediaType: string): boolean {
+  return mediaType === 'application/vnd.oci.image.config.v1+json' || mediaType === 'application/vnd.docker.container.image.v1+json';
+}
+
+/** Fetches `digest` (already known to exist) and everything below it that the store lacks. */
+export async function readManifestTree(
+  client: RegistryClient,
+  repository: string,
+  digest: string,
+  known: (digest: string) => Promise<ManifestRecord | undefined>,
+): Promise<ManifestRecord[]> {
+  const out: ManifestRecord[] = [];
+  const manifest = await client.getManifest(repository, digest);
+  out.push(...(await describe(client, repository, manifest, known)));
+  return out;
+}
+
+async function describe(
+  client: RegistryClient,
+  repository: string,
+  m: Manifest,
+  known: (digest: string) => Promise<ManifestRecord | undefined>,
+): Promise<ManifestRecord[]> {
+  const annotations = m.annotations;
+  const rec: ManifestRecord = {
+    digest: m.digest,
+    mediaType: m.mediaType,
+    size: m.size,
+    created: null,
+    labels: {},
+    user: null,
+    platforms: [],
+    baseDigest: annotations[BASE_DIGEST] ?? null,
+    baseName: annotations[BASE_NAME] ?? null,
+    configDigest: null,
+    children: [],
+    blobs: [],
+  };
+  if (m.kind === 'image') {
+    rec.blobs = blobsOf(m).map((b) => ({ digest: b.digest, size: b.size, mediaType: b.mediaType }));
+    rec.size += rec.blobs.reduce((n, b) => n + b.size, 0);
+    if (m.config) {
+      rec.configDigest = m.config.digest;
+      if (isImageConfig(m.config.mediaType)) {
+        const bytes = await client.fetchBlob(repository, m.config.digest, MAX_CONFIG_BYTES, m.config.size);
+        const cfg = parseImageConfig(bytes, { repository, digest: m.config.digest });
+        rec.labels = cfg.labels;
+        rec.user = cfg.user ?? null;
+        const created = cfg.created ? Date.parse(cfg.created) : NaN;
+        rec.created = Number.isNaN(created) ? null : created;
+        if (cfg.os && cfg.architecture) {
+          rec.platforms = [formatPlatform({ os: cfg.os, architecture: cfg.architecture, ...(cfg.variant ? { variant: cfg.variant } : {}) })];
+        }
+        rec.baseDigest ??= cfg.labels[BASE_DIGEST] ?? null;
+        rec.baseName ??= cfg.labels[BASE_NAME] ?? null;
+      }
+    }
+    return [rec];
+  }
+  const records: ManifestRecord[] = [];
+  const children = await mapLimit(m.manifests, 4, async (d) => {
+    const have = await known(d.digest);
+    if (have) return { descriptor: d, record: have, fresh: [] as ManifestRecord[] };
+    const child = await client.getManifest(repository, d.digest);
+    const fresh = await describe(client, repository, child, known);
+    return { descriptor: d, record: fresh[0]!, fresh };
+  });
+  for (const c of children) {
+    records.push(...c.fresh);
+    rec.children.push({ digest: c.descriptor.digest, platform: c.descriptor.platform ? formatPlatform(c.descriptor.platform) : null });
+    rec.size += c.record.size;
+    if (c.descriptor.platform) rec.platforms.push(formatPlatform(c.descriptor.platform));
+  }
+  // An index has no config of its own; it reads as its linux/amd64 (else first) image.
+  const representative =
+    children.find((c) => c.descriptor.platform?.os === 'linux' && c.descriptor.platform.architecture === 'amd64') ?? children[0];
+  if (representative) {
+    rec.labels = representative.record.labels;
+    rec.user = representative.record.user;
+    rec.created = representative.record.created;
+    rec.baseDigest ??= representative.record.baseDigest;
+    rec.baseName ??= representative.record.baseName;
+  }
+  return [rec, ...records];
+}
+
+/** Stores manifest records (idempotent: a digest's rows are written once). */
+export async function saveManifests(h: StoreHandle, registry: string, records: ManifestRecord[], now: number): Promise<void> {
+  for (const r of records) {
+    const exists = await h.db
+      .selectFrom('manifests')
+      .select('digest')
+      .where('registry', '=', registry)
+      .where('digest', '=', r.digest)
+      .executeTakeFirst();
+    if (exists) {
+      await h.db.updateTable('manifests').set({ last_seen: now }).where('registry', '=', registry).where('digest', '=', r.digest).execute();
+      continue;
+    }
+    await h.db
+      .insertInto('manifests')
+      .values({
+        registry,
+        digest: r.digest,
+        media_type: r.mediaType,
+        size: r.size,
+        created: r.created,
+        labels: JSON.stringify(r.labels),
+        config_user: r.user,
+        platforms: JSON.stringify(r.platforms),
+        base_digest: r.baseDigest,
+        base_name: r.baseName,
+        config_digest: r.configDigest,
+        first_seen: now,
+        last_seen: now,
+      })
+      .execute();
+    for (const c of r.children) {
+      await h.db.insertInto('manifest_children').values({ registry, index_digest: r.digest, child_digest: c.digest, platform: c.platform }).execute();
+    }
+    for (const b of r.blobs) {
+      await h.db
+        .insertInto('manifest_blobs')
+        .values({ registry, manifest_digest: r.digest, blob_digest: b.digest, size: b.size, media_type: b.mediaType })
+        .onConflict((oc) => oc.doNothing())
+        .execute();
+    }
+  }
+}
+
+export async function loadManifest(h: StoreHandle, registry: string, digest: string): Promise<ManifestRecord | undefined> {
+  const row = await h.db.selectFrom('manifests').selectAll().where('registry', '=', registry).where('digest', '=', digest).executeTakeFirst();
+  if (!row) return undefined;
+  const children = await h.db
+    .selectFrom('manifest_children')
+    .select(['child_digest', 'platform'])
+    .where('registry', '=', registry)
+    .where('index_digest', '=', digest)
+    .execute();
+  return {
+    digest: row.digest,
+    mediaType: row.media_type,
+    size: row.size,
+    created: row.created,
+    labels: JSON.parse(row.labels) as Record<string, string>,
+    user: row.config_user,
+    platforms: JSON.parse(row.platforms) as string[],
+    baseDigest: row.base_digest,
+    baseName: row.base_name,
+    configDigest: row.config_digest,
+    children: children.map((c) => ({ digest: c.child_digest, platform: c.platform })),
+    blobs: [],
+  };
+}

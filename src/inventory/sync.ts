@@ -1,0 +1,402 @@
+/**
+ * Sync: the registry is the truth, the store is its memory. A sync lists every repository and
+ * every tag (fully paginated), HEADs each tag, and only GETs manifests whose digest the store
+ * has never seen, so a second sync of an unchanged registry reads no manifest again. Tags
+ * that disappeared are removed; every observed change is audited.
+ */
+import { SluiceError, asSluiceError } from '../errors.ts';
+import type { AuditInput } from '../audit/index.ts';
+import type { RegistryClient } from '../oci/client.ts';
+import { mapLimit } from '../oci/copy.ts';
+import type { Store, StoreHandle, StoreTx } from '../store/index.ts';
+import { loadManifest, readManifestTree, saveManifests, type ManifestRecord } from './ingest.ts';
+
+export interface RepositoryClass {
+  team: string | null;
+  stage: string | null;
+  category: string | null;
+}
+
+/** What the inventory needs from the rest of Sluice; the composition root provides it. */
+export interface InventoryDeps {
+  store: Store;
+  client: (registry: string) => RegistryClient;
+  /** Team, stage and category of a repository, from the policy's repository template. */
+  classify: (repository: string) => RepositoryClass;
+  audit: (h: StoreTx, input: AuditInput) => Promise<void>;
+  now: () => number;
+}
+
+export interface RegistryRef {
+  /** The policy's registry name (store key). */
+  name: string;
+  /** host[:port] as in image references. */
+  host: string;
+  url: string;
+  kind: string;
+}
+
+export interface TagChange {
+  repository: string;
+  tag: string;
+  change: 'created' | 'moved' | 'deleted';
+  digest: string;
+  previous?: string;
+}
+
+export interface RepositorySyncReport {
+  repository: string;
+  tags: number;
+  manifestsFetched: number;
+  changes: TagChange[];
+  removed?: boolean;
+}
+
+export interface SyncReport {
+  registry: string;
+  repositories: number;
+  tags: number;
+  created: number;
+  moved: number;
+  deleted: number;
+  manifestsFetched: number;
+  durationMs: number;
+  errors: Array<{ repository: string; code: string; message: string }>;
+}
+
+export async function ensureRegistry(h: StoreHandle, reg: RegistryRef, now: number): Promise<void> {
+  const row = await h.db.selectFrom('registries').select('name').where('name', '=', reg.name).executeTakeFirst();
+  if (row) await h.db.updateTable('registries').set({ url: reg.url, kind: reg.kind }).where('name', '=', reg.name).execute();
+  else await h.db.insertInto('registries').values({ name: reg.name, url: reg.url, kind: reg.kind, created_at: now }).execute();
+}
+
+async function ensureRepository(h: StoreHandle, reg: RegistryRef, repository: string, cls: RepositoryClass, syncedAt: number | null): Promise<void> {
+  const row = await h.db
+    .selectFrom('repositories')
+    .select('name')
+    .where('registry', '=', reg.name)
+    .where('name', '=', repository)
+    .executeTakeFirst();
+  const values = { team: cls.team, stage: cls.stage, category: cls.category };
+  if (row) {
+    await h.db
+      .updateTable('repositories')
+      .set(syncedAt === null ? values : { ...values, last_synced_at: syncedAt })
+      .where('registry', '=', reg.name)
+      .where('name', '=', repository)
+      .execute();
+  } else {
+    await h.db.insertInto('repositories').values({ registry: reg.name, name: repository, ...values, last_synced_at: syncedAt }).execute();
+  }
+}
+
+/** Every digest a set of digests needs (index children, recursively), from the store. */
+async function closure(h: StoreHandle, registry: string, digests: Iterable<string>): Promise<Set<string>> {
+  const out = new Set<string>();
+  let frontier = [...digests];
+  while (frontier.length) {
+    for (const d of frontier) out.add(d);
+    const rows = await h.db
+      .selectFrom('manifest_children')
+      .select('child_digest')
+      .where('registry', '=', registry)
+      .where('index_digest', 'in', frontier)
+      .execute();
+    frontier = rows.map((r) => r.child_digest).filter((d) => !out.has(d));
+  }
+  return out;
+}
+
+async function markHeld(h: StoreHandle, registry: string, repository: string, digests: Iterable<string>, now: number): Promise<void> {
+  for (const digest of digests) {
+    const row = await h.db
+      .selectFrom('repository_manifests')
+      .select('digest')
+      .where('registry', '=', registry)
+      .where('repository', '=', repository)
+      .where('digest', '=', digest)
+      .executeTakeFirst();
+    if (row) {
+      await h.db
+        .updateTable('repository_manifests')
+        .set({ last_seen: now })
+        .where('registry', '=', registry)
+        .where('repository', '=', repository)
+        .where('digest', '=', digest)
+        .execute();
+    } else {
+      const known = await h.db.selectFrom('manifests').select('digest').where('registry', '=', registry).where('digest', '=', digest).executeTakeFirst();
+      if (known) {
+        await h.db.insertInto('repository_manifests').values({ registry, repository, digest, first_seen: now, last_seen: now }).execute();
+      }
+    }
+  }
+}
+
+/** Reads manifests the store lacks; returns the new records. */
+async function fetchUnknown(deps: InventoryDeps, reg: RegistryRef, client: RegistryClient, repository: string, digests: Iterable<string>): Promise<ManifestRecord[]> {
+  const fresh = new Map<string, ManifestRecord>();
+  const known = async (d: string) => fresh.get(d) ?? (await loadManifest(deps.store, reg.name, d));
+  for (const digest of digests) {
+    if (await known(digest)) continue;
+    for (const rec of await readManifestTree(client, repository, digest, known)) fresh.set(rec.digest, rec);
+  }
+  return [...fresh.values()];
+}
+
+function auditTagChange(reg: RegistryRef, c: TagChange, reason: string): AuditInput {
+  return {
+    actor: `registry:${reg.name}`,
+    action: c.change === 'created' ? 'tag.create' : c.change === 'moved' ? 'tag.update' : 'tag.delete',
+    repository: `${reg.host}/${c.repository}`,
+    digest: c.digest,
+    tag: c.tag,
+    reason,
+    result: 'success',
+    details: c.previous ? { previous: c.previous } : {},
+  };
+}
+
+/** Applies the registry's current tag → digest map of one repository to the store. */
+async function applyTagState(
+  deps: InventoryDeps,
+  tx: StoreTx,
+  reg: RegistryRef,
+  repository: string,
+  current: Map<string, string>,
+  scope: 'all' | Set<string>,
+  reason: string,
+): Promise<TagChange[]> {
+  const now = deps.now();
+  const stored = await tx.db
+    .selectFrom('tags')
+    .select(['tag', 'digest'])
+    .where('registry', '=', reg.name)
+    .where('repository', '=', repository)
+    .$if(scope !== 'all', (q) => q.where('tag', 'in', [...(scope as Set<string>), '\u0000']))
+    .execute();
+  const before = new Map(stored.map((r) => [r.tag, r.digest]));
+  const changes: TagChange[] = [];
+  for (const [tag, digest] of current) {
+    const prev = before.get(tag);
+    if (prev === digest) continue;
+    if (prev === undefined) {
+      await tx.db.insertInto('tags').values({ registry: reg.name, repository, tag, digest, updated_at: now }).execute();
+      changes.push({ repository, tag, change: 'created', digest });
+    } else {
+      await tx.db
+        .updateTable('tags')
+        .set({ digest, updated_at: now })
+        .where('registry', '=', reg.name)
+        .where('repository', '=', repository)
+        .where('tag', '=', tag)
+        .execute();
+      changes.push({ repository, tag, change: 'moved', digest, previous: prev });
+    }
+  }
+  for (const [tag, digest] of before) {
+    if (current.has(tag)) continue;
+    await tx.db.deleteFrom('tags').where('registry', '=', reg.name).where('repository', '=', repository).where('tag', '=', tag).execute();
+    changes.push({ repository, tag, change: 'deleted', digest });
+  }
+  for (const c of changes) await deps.audit(tx, auditTagChange(reg, c, reason));
+  return changes;
+}
+
+/** Syncs one repository completely. */
+export async function syncRepository(deps: InventoryDeps, reg: RegistryRef, repository: string): Promise<RepositorySyncReport> {
+  const client = deps.client(reg.host);
+  let tags: string[];
+  let gone = false;
+  try {
+    tags = await client.listTags(repository);
+  } catch (err) {
+    const e = asSluiceError(err);
+    if (e.category !== 'not-found') throw e;
+    tags = [];
+    gone = true;
+  }
+  const heads = await mapLimit(tags, 8, async (tag) => [tag, (await client.headManifest(repository, tag))?.digest] as const);
+  const current = new Map<string, string>();
+  for (const [tag, digest] of heads) if (digest) current.set(tag, digest);
+  const records = await fetchUnknown(deps, reg, client, repository, new Set(current.values()));
+
+  // Digests this repository held untagged: still there? (Retention needs to know.)
+  const held = await deps.store.db
+    .selectFrom('repository_manifests')
+    .select('digest')
+    .where('registry', '=', reg.name)
+    .where('repository', '=', repository)
+    .execute();
+  const tagged = new Set(current.values());
+  const fresh = new Map(records.map((r) => [r.digest, r]));
+  const childrenOfTagged = new Set<string>();
+  for (const r of records) for (const c of r.children) childrenOfTagged.add(c.digest);
+  const untagged = held.map((r) => r.digest).filter((d) => !tagged.has(d) && !childrenOfTagged.has(d));
+  const stillThere = new Set<string>();
+  await mapLimit(untagged, 8, async (d) => {
+    if (!gone && (await client.headManifest(repository, d))) stillThere.add(d);
+  });
+
+  const now = deps.now();
+  return deps.store.transaction(async (tx) => {
+    await ensureRegistry(tx, reg, now);
+    await ensureRepository(tx, reg, repository, deps.classify(repository), now);
+    await saveManifests(tx, reg.name, records, now);
+    const needed = await closure(tx, reg.name, [...tagged, ...stillThere]);
+    for (const d of fresh.keys()) if (tagged.has(d)) needed.add(d);
+    await markHeld(tx, reg.name, repository, needed, now);
+    const vanished = held.map((r) => r.digest).filter((d) => !needed.has(d));
+    if (vanished.length) {
+      await tx.db
+        .deleteFrom('repository_manifests')
+        .where('registry', '=', reg.name)
+        .where('repository', '=', repository)
+        .where('digest', 'in', vanished)
+        .execute();
+    }
+    const changes = await applyTagState(deps, tx, reg, repository, current, 'all', 'observed by sync');
+    return { repository, tags: current.size, manifestsFetched: records.length, changes, ...(gone ? { removed: true } : {}) };
+  });
+}
+
+/** Syncs every repository of a registry's catalog; repositories gone from it are removed. */
+export async function syncRegistry(deps: InventoryDeps, reg: RegistryRef, options: { concurrency?: number } = {}): Promise<SyncReport> {
+  const started = performance.now();
+  const client = deps.client(reg.host);
+  const catalog = await client.catalog();
+  const report: SyncReport = {
+    registry: reg.name,
+    repositories: catalog.length,
+    tags: 0,
+    created: 0,
+    moved: 0,
+    deleted: 0,
+    manifestsFetched: 0,
+    durationMs: 0,
+    errors: [],
+  };
+  const tally = (r: RepositorySyncReport) => {
+    report.tags += r.tags;
+    report.manifestsFetched += r.manifestsFetched;
+    for (const c of r.changes) report[c.change]++;
+  };
+  await mapLimit(catalog, options.concurrency ?? 4, async (repository) => {
+    try {
+      tally(await syncRepository(deps, reg, repository));
+    } catch (err) {
+      const e = asSluiceError(err);
+      report.errors.push({ repository, code: e.code, message: e.message });
+    }
+  });
+  // Repositories the catalog no longer lists: their tags are gone.
+  const listed = new Set(catalog);
+  const stored = await deps.store.db.selectFrom('repositories').select('name').where('registry', '=', reg.name).execute();
+  for (const { name } of stored) {
+    if (listed.has(name)) continue;
+    await deps.store.transaction(async (tx) => {
+      const changes = await applyTagState(deps, tx, reg, name, new Map(), 'all', 'repository no longer in the catalog');
+      for (const c of changes) report[c.change]++;
+      await tx.db.deleteFrom('repositories').where('registry', '=', reg.name).where('name', '=', name).execute();
+    });
+  }
+  report.durationMs = Math.round(performance.now() - started);
+  await deps.store.transaction(async (tx) => {
+    await ensureRegistry(tx, reg, deps.now());
+    await deps.audit(tx, {
+      actor: 'system:sync',
+      action: 'sync',
+      repository: reg.host,
+      reason: 'inventory sync',
+      result: report.errors.length ? 'failure' : 'success',
+      details: { ...report, errors: report.errors.slice(0, 20) },
+    });
+  });
+  return report;
+}
+
+/**
+ * Re-reads one tag (or one digest) after an event named it, and stores what the registry
+ * says now. Events never write state directly (ADR 0004).
+ */
+export async function refreshReference(
+  deps: InventoryDeps,
+  reg: RegistryRef,
+  repository: string,
+  ref: { tag?: string; digest?: string },
+  reason: string,
+): Promise<TagChange[]> {
+  const client = deps.client(reg.host);
+  const now = deps.now();
+  const tagsToCheck = new Set<string>();
+  if (ref.tag) tagsToCheck.add(ref.tag);
+  if (ref.digest) {
+    // A manifest delete removes every tag on it; re-check each tag the store has for it.
+    const rows = await deps.store.db
+      .selectFrom('tags')
+      .select('tag')
+      .where('registry', '=', reg.name)
+      .where('repository', '=', repository)
+      .where('digest', '=', ref.digest)
+      .execute();
+    for (const r of rows) tagsToCheck.add(r.tag);
+  }
+  const current = new Map<string, string>();
+  for (const tag of tagsToCheck) {
+    const head = await client.headManifest(repository, tag);
+    if (head) current.set(tag, head.digest);
+  }
+  const digests = new Set(current.values());
+  let digestPresent = false;
+  if (ref.digest && !digests.has(ref.digest)) {
+    digestPresent = !!(await client.headManifest(repository, ref.digest));
+    if (digestPresent) digests.add(ref.digest);
+  }
+  const records = await fetchUnknown(deps, reg, client, repository, digests);
+  return deps.store.transaction(async (tx) => {
+    await ensureRegistry(tx, reg, now);
+    await ensureRepository(tx, reg, repository, deps.classify(repository), null);
+    await saveManifests(tx, reg.name, records, now);
+    await markHeld(tx, reg.name, repository, await closure(tx, reg.name, digests), now);
+    if (ref.digest && !digests.has(ref.digest)) {
+      await tx.db
+        .deleteFrom('repository_manifests')
+        .where('registry', '=', reg.name)
+        .where('repository', '=', repository)
+        .where('digest', '=', ref.digest)
+        .execute();
+    }
+    return applyTagState(deps, tx, reg, repository, current, tagsToCheck, reason);
+  });
+}
+
+/** Counts a pull of a digest on its UTC day. */
+export async function recordPull(store: Store, registry: string, repository: string, digest: string, at: Date, count = 1): Promise<void> {
+  const day = at.toISOString().slice(0, 10);
+  await store.transaction(async (tx) => {
+    const row = await tx.db
+      .selectFrom('pulls')
+      .select('count')
+      .where('registry', '=', registry)
+      .where('repository', '=', repository)
+      .where('digest', '=', digest)
+      .where('day', '=', day)
+      .executeTakeFirst();
+    if (row) {
+      await tx.db
+        .updateTable('pulls')
+        .set({ count: row.count + count })
+        .where('registry', '=', registry)
+        .where('repository', '=', repository)
+        .where('digest', '=', digest)
+        .where('day', '=', day)
+        .execute();
+    } else {
+      await tx.db.insertInto('pulls').values({ registry, repository, digest, day, count }).execute();
+    }
+  });
+}
+
+export function registryNotConfigured(host: string): SluiceError {
+  return new SluiceError('REGISTRY_UNKNOWN', 'not-found', `registry ${host} is not configured in the policy`, { registry: host });
+}
