@@ -178,7 +178,8 @@ export class RegistryClient {
     } catch (err) {
       // A loopback registry without TLS is reached over plain http, as docker does.
       const cause = (err as SluiceError).cause ?? err;
-      if (!this.explicitBase && this.baseUrl().protocol === 'https:' && this.mayUseHttp && isTlsProtocolError(cause)) {
+      // Concurrent first requests may all fail this way; the first one switches the base.
+      if (!this.explicitBase && url.protocol === 'https:' && this.mayUseHttp && isTlsProtocolError(cause)) {
         this.base = new URL(`http://${this.registry}/`);
         const retryUrl = typeof init.target === 'string' ? init.target : new URL(init.target.pathname + init.target.search, this.base);
         return this.send({ ...init, target: retryUrl }, authorization);

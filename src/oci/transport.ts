@@ -168,7 +168,9 @@ function wrapResponse(res: IncomingMessage, url: URL): HttpResponse {
       return (await readLimited(res, limit, `response from ${url.host}${url.pathname}`)).toString('utf8');
     },
     async discard() {
-      if (res.complete || res.destroyed) return;
+      // `complete` can be true before the stream has ended; only consuming it to 'end'
+      // hands the keep-alive socket back to the agent.
+      if (res.readableEnded || res.destroyed) return;
       // Draining keeps the keep-alive socket reusable; big bodies are cheaper to drop.
       const len = Number(res.headers['content-length']);
       if (Number.isFinite(len) && len > 64 * 1024) {
