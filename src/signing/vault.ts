@@ -1,0 +1,601 @@
+/**
+ * Signing with a HashiCorp Vault transit key: the private key never leaves Vault. Two
+ * endpoints are used, as documented in Vault's transit API:
+ *
+ *   GET  /v1/<mount>/keys/<name>              → data.type, data.latest_version,
+ *                                               data.keys["<v>"].public_key (PEM)
+ *   POST /v1/<mount>/sign/<name>/sha2-256     {input: base64, key_version, marshaling_algorithm: "asn1"}
+ *                                             → data.signature "vault:v<N>:<base64 DER>"
+ *
+ * Authentication is a token (`VAULT_TOKEN`) or Kubernetes auth
+ * (`POST /v1/auth/<mount>/login {role, jwt}` → auth.client_token, with the pod's service
+ * account token as jwt). Tokens and JWTs stay inside this module: errors name the endpoint
+ * and Vault's own error text, scrubbed of both.
+ */
+import { verify as cryptoVerify, createPublicKey, type KeyObject } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
+import https from 'node:https';
+import { isIP } from 'node:net';
+import { rootCertificates } from 'node:tls';
+import { SluiceError } from '../errors.ts';
+import { decodeBase64Strict, derSignatureProblem, isP256 } from './encoding.ts';
+import type { Signer } from './signer.ts';
+
+export type FetchLike = (url: string, init: RequestInit) => Promise<Response>;
+
+export interface VaultKubernetesAuth {
+  role: string;
+  /** Auth method mount, default `kubernetes`. */
+  mount?: string;
+  /** Service-account token file, default the in-pod projected token. */
+  tokenFile?: string;
+}
+
+export interface VaultOptions {
+  /** `VAULT_ADDR`, e.g. `https://vault.example.com:8200`. */
+  address?: string;
+  /** `VAULT_TOKEN`; takes precedence over Kubernetes auth. */
+  token?: string;
+  /** `VAULT_NAMESPACE` (Vault Enterprise / HCP). */
+  namespace?: string;
+  /** `VAULT_CACERT`: PEM file of the CA that issued Vault's certificate. */
+  caCertFile?: string;
+  kubernetes?: VaultKubernetesAuth;
+  /** HTTP client; defaults to global fetch, or an https client trusting `caCertFile`. */
+  fetch?: FetchLike;
+  timeoutMs?: number;
+}
+
+export const DEFAULT_K8S_TOKEN_FILE = '/var/run/secrets/kubernetes.io/serviceaccount/token';
+const MAX_RESPONSE_BYTES = 1024 * 1024;
+const MAX_JWT_BYTES = 64 * 1024;
+const SEGMENT = /^[A-Za-z0-9_][A-Za-z0-9._-]*$/;
+
+/**
+ * Vault settings from the environment, with the names the Vault CLI uses. Kubernetes auth is
+ * selected by `SLUICE_VAULT_K8S_ROLE` (plus optional `SLUICE_VAULT_K8S_MOUNT`,
+ * `SLUICE_VAULT_K8S_TOKEN_FILE`).
+ */
+export function vaultOptionsFromEnv(env: Record<string, string | undefined> = process.env): VaultOptions {
+  const nonEmpty = (v: string | undefined) => (v === undefined || v === '' ? undefined : v);
+  const role = nonEmpty(env.SLUICE_VAULT_K8S_ROLE);
+  return {
+    address: nonEmpty(env.VAULT_ADDR),
+    token: nonEmpty(env.VAULT_TOKEN),
+    namespace: nonEmpty(env.VAULT_NAMESPACE),
+    caCertFile: nonEmpty(env.VAULT_CACERT),
+    kubernetes: role
+      ? { role, mount: nonEmpty(env.SLUICE_VAULT_K8S_MOUNT), tokenFile: nonEmpty(env.SLUICE_VAULT_K8S_TOKEN_FILE) }
+      : undefined,
+  };
+}
+
+export interface VaultKeyRef {
+  mount: string;
+  name: string;
+  /** Canonical form, `vault://<mount>/keys/<name>`. */
+  ref: string;
+}
+
+/**
+ * `vault://<mount>/keys/<name>` (the mount may be nested: `vault://team/transit/keys/release`),
+ * or cosign's `hashivault://<name>` with the mount from `TRANSIT_SECRET_ENGINE_PATH`
+ * (default `transit`). Segments are restricted to Vault's path characters so nothing from the
+ * reference can steer the request elsewhere (`..`, `?`, `%2f`).
+ */
+export function parseVaultKeyRef(ref: string, env: Record<string, string | undefined> = process.env): VaultKeyRef {
+  const bad = (why: string) =>
+    new SluiceError(
+      'SIGNING_KEY_REF_INVALID',
+      'usage',
+      `key reference "${ref}" ${why}; expected vault://<mount>/keys/<name>`,
+      {
+        reference: ref,
+      },
+    );
+  let mount: string;
+  let name: string;
+  if (ref.startsWith('hashivault://')) {
+    mount = env.TRANSIT_SECRET_ENGINE_PATH || 'transit';
+    name = ref.slice('hashivault://'.length);
+  } else if (ref.startsWith('vault://')) {
+    const rest = ref.slice('vault://'.length);
+    const at = rest.lastIndexOf('/keys/');
+    if (at <= 0) throw bad('has no "/keys/" segment');
+    mount = rest.slice(0, at);
+    name = rest.slice(at + '/keys/'.length);
+  } else {
+    throw bad('is not a Vault reference');
+  }
+  const mountSegments = mount.split('/');
+  if (!mountSegments.every((s) => SEGMENT.test(s))) throw bad(`has an invalid mount path "${mount}"`);
+  if (!SEGMENT.test(name)) throw bad(`has an invalid key name "${name}"`);
+  return { mount, name, ref: `vault://${mount}/keys/${name}` };
+}
+
+/** `VAULT_ADDR` checked: http(s) only, and plain http only to loopback (the token would travel in clear). */
+function vaultBase(address: string | undefined): URL {
+  if (!address)
+    throw new SluiceError(
+      'VAULT_ADDRESS_MISSING',
+      'usage',
+      'VAULT_ADDR is not set; it must name the Vault server (https://host:8200)',
+    );
+  let url: URL;
+  try {
+    url = new URL(address);
+  } catch {
+    throw new SluiceError('VAULT_ADDRESS_INVALID', 'usage', `VAULT_ADDR "${address}" is not a URL`);
+  }
+  if (url.username || url.password) {
+    throw new SluiceError(
+      'VAULT_ADDRESS_INVALID',
+      'usage',
+      'VAULT_ADDR must not carry credentials; use VAULT_TOKEN or Kubernetes auth',
+    );
+  }
+  if (url.protocol !== 'https:' && url.protocol !== 'http:') {
+    throw new SluiceError('VAULT_ADDRESS_INVALID', 'usage', `VAULT_ADDR "${url.origin}" must be an https URL`);
+  }
+  if (url.protocol === 'http:' && !isLoopback(url.hostname)) {
+    throw new SluiceError(
+      'VAULT_INSECURE',
+      'usage',
+      `VAULT_ADDR ${url.origin} is plain http: the Vault token would cross the network unencrypted; use https (only loopback addresses may use http)`,
+    );
+  }
+  url.search = '';
+  url.hash = '';
+  return url;
+}
+
+function isLoopback(host: string): boolean {
+  const h = host.replace(/^\[|\]$/g, '');
+  if (h === 'localhost' || h === '::1') return true;
+  return isIP(h) === 4 && h.startsWith('127.');
+}
+
+/** A fetch over node:https trusting the system roots plus `caPem` (global fetch cannot take a CA per request). */
+export function fetchTrustingCa(caPem: string): FetchLike {
+  const agent = new https.Agent({ ca: [...rootCertificates, caPem], keepAlive: false });
+  return (url, init) =>
+    new Promise<Response>((resolve, reject) => {
+      const u = new URL(url);
+      if (u.protocol !== 'https:') {
+        fetch(url, init).then(resolve, reject);
+        return;
+      }
+      const req = https.request(
+        u,
+        {
+          method: init.method ?? 'GET',
+          headers: init.headers as Record<string, string>,
+          agent,
+          signal: init.signal ?? undefined,
+        },
+        (res) => {
+          const chunks: Buffer[] = [];
+          let total = 0;
+          res.on('data', (c: Buffer) => {
+            total += c.length;
+            if (total > MAX_RESPONSE_BYTES)
+              res.destroy(Object.assign(new Error('response too large'), { code: 'ERESPONSETOOLARGE' }));
+            else chunks.push(c);
+          });
+          res.on('error', reject);
+          res.on('end', () => {
+            const status = res.statusCode ?? 502;
+            const headers = new Headers();
+            for (const [k, v] of Object.entries(res.headers)) {
+              if (typeof v === 'string') headers.set(k, v);
+              else if (Array.isArray(v)) for (const x of v) headers.append(k, x);
+            }
+            const nullBody = status === 204 || status === 304;
+            resolve(new Response(nullBody ? null : Buffer.concat(chunks), { status, headers }));
+          });
+        },
+      );
+      req.on('error', reject);
+      req.end(typeof init.body === 'string' ? init.body : undefined);
+    });
+}
+
+type Json = Record<string, unknown>;
+
+/** The HTTP side: one Vault server, one identity. */
+class VaultClient {
+  private readonly base: URL;
+  private readonly options: VaultOptions;
+  private readonly timeoutMs: number;
+  private fetchFn: FetchLike | undefined;
+  private token: string | undefined;
+  private jwt: string | undefined;
+
+  constructor(options: VaultOptions) {
+    this.base = vaultBase(options.address);
+    this.options = options;
+    this.timeoutMs = options.timeoutMs ?? 30_000;
+    this.token = options.token;
+    if (!options.token && !options.kubernetes) {
+      throw new SluiceError(
+        'VAULT_AUTH_MISSING',
+        'unauthorized',
+        'no Vault credentials: set VAULT_TOKEN, or SLUICE_VAULT_K8S_ROLE to log in with the Kubernetes service account',
+      );
+    }
+  }
+
+  get address(): string {
+    return this.base.origin;
+  }
+
+  /** An authenticated call; a Kubernetes-auth token that Vault rejects is renewed once. */
+  async call(method: 'GET' | 'POST', path: string, body?: Json): Promise<Json> {
+    const token = await this.ensureToken();
+    try {
+      return await this.send(method, path, body, token);
+    } catch (err) {
+      const renewable = !this.options.token && this.options.kubernetes;
+      if (renewable && err instanceof SluiceError && err.context.httpStatus === 403) {
+        this.token = undefined;
+        return this.send(method, path, body, await this.ensureToken());
+      }
+      throw err;
+    }
+  }
+
+  private async ensureToken(): Promise<string> {
+    if (this.token) return this.token;
+    const k8s = this.options.kubernetes;
+    if (!k8s) throw new SluiceError('VAULT_AUTH_MISSING', 'unauthorized', 'no Vault token');
+    const mount = k8s.mount ?? 'kubernetes';
+    if (!mount.split('/').every((s) => SEGMENT.test(s))) {
+      throw new SluiceError(
+        'VAULT_AUTH_INVALID',
+        'usage',
+        `Kubernetes auth mount "${mount}" is not a valid Vault path`,
+      );
+    }
+    const jwt = await this.readJwt(k8s.tokenFile ?? DEFAULT_K8S_TOKEN_FILE);
+    let res: Json;
+    try {
+      res = await this.send('POST', `auth/${mount}/login`, { role: k8s.role, jwt }, undefined);
+    } catch (err) {
+      if (err instanceof SluiceError && (err.context.httpStatus === 400 || err.context.httpStatus === 403)) {
+        throw new SluiceError(
+          'VAULT_LOGIN_FAILED',
+          'unauthorized',
+          `Vault Kubernetes login as role "${k8s.role}" at auth/${mount}/login was refused: ${err.message}`,
+          { ...err.context },
+          err,
+        );
+      }
+      throw err;
+    }
+    const auth = asJson(res.auth);
+    const token = auth?.client_token;
+    if (typeof token !== 'string' || token === '') {
+      throw new SluiceError(
+        'VAULT_RESPONSE_INVALID',
+        'integrity',
+        `Vault auth/${mount}/login answered without auth.client_token`,
+        {
+          operation: `POST /v1/auth/${mount}/login`,
+        },
+      );
+    }
+    this.token = token;
+    return token;
+  }
+
+  private async readJwt(file: string): Promise<string> {
+    let text: string;
+    try {
+      const bytes = await readFile(file);
+      if (bytes.length > MAX_JWT_BYTES) throw Object.assign(new Error('too large'), { code: 'EFBIG' });
+      text = bytes.toString('utf8').trim();
+    } catch (err) {
+      const code = (err as { code?: string }).code ?? String(err);
+      throw new SluiceError(
+        'VAULT_AUTH_INVALID',
+        'unauthorized',
+        `cannot read the Kubernetes service account token ${file}: ${code}`,
+        {
+          location: file,
+        },
+      );
+    }
+    if (text === '')
+      throw new SluiceError('VAULT_AUTH_INVALID', 'unauthorized', `Kubernetes service account token ${file} is empty`, {
+        location: file,
+      });
+    this.jwt = text;
+    return text;
+  }
+
+  private redact(text: string): string {
+    let out = text;
+    for (const secret of [this.token, this.options.token, this.jwt]) {
+      if (secret && secret.length >= 4) out = out.split(secret).join('[redacted]');
+    }
+    return out;
+  }
+
+  private async send(
+    method: 'GET' | 'POST',
+    path: string,
+    body: Json | undefined,
+    token: string | undefined,
+  ): Promise<Json> {
+    const basePath = this.base.pathname.replace(/\/+$/, '');
+    const url = `${this.base.origin}${basePath}/v1/${path}`;
+    const operation = `${method} ${basePath}/v1/${path}`;
+    const headers: Record<string, string> = { accept: 'application/json', 'x-vault-request': 'true' };
+    if (body !== undefined) headers['content-type'] = 'application/json';
+    if (token !== undefined) headers['x-vault-token'] = token;
+    if (this.options.namespace) headers['x-vault-namespace'] = this.options.namespace;
+    const context = { operation, vaultAddress: this.base.origin };
+    const fetchFn = await this.fetcher();
+    let res: Response;
+    try {
+      res = await fetchFn(url, {
+        method,
+        headers,
+        body: body === undefined ? undefined : JSON.stringify(body),
+        // A redirect would carry the token to wherever Location points; Vault standbys
+        // forward requests themselves, so a redirect here means a misconfigured address.
+        redirect: 'manual',
+        signal: AbortSignal.timeout(this.timeoutMs),
+      });
+    } catch (err) {
+      throw this.networkError(err, operation);
+    }
+    if (res.status >= 300 && res.status < 400) {
+      const location = res.headers.get('location') ?? '?';
+      await res.body?.cancel();
+      throw new SluiceError(
+        'VAULT_REDIRECT_REFUSED',
+        'unavailable',
+        `Vault ${operation} answered ${res.status} redirecting to ${location.slice(0, 200)}; Sluice does not follow Vault redirects (the token would go along): set VAULT_ADDR to the node it names`,
+        { ...context, httpStatus: res.status },
+      );
+    }
+    const text = await readLimited(res, operation);
+    if (res.status < 200 || res.status >= 300) throw this.httpError(res.status, text, operation, context);
+    if (text.trim() === '') return {};
+    let doc: unknown;
+    try {
+      doc = JSON.parse(text);
+    } catch {
+      throw new SluiceError(
+        'VAULT_RESPONSE_INVALID',
+        'integrity',
+        `Vault ${operation} answered ${res.status} with a body that is not JSON`,
+        {
+          ...context,
+          httpStatus: res.status,
+        },
+      );
+    }
+    const json = asJson(doc);
+    if (!json)
+      throw new SluiceError(
+        'VAULT_RESPONSE_INVALID',
+        'integrity',
+        `Vault ${operation} answered with JSON that is not an object`,
+        context,
+      );
+    return json;
+  }
+
+  private async fetcher(): Promise<FetchLike> {
+    if (this.fetchFn) return this.fetchFn;
+    if (this.options.fetch) {
+      this.fetchFn = this.options.fetch;
+    } else if (this.options.caCertFile) {
+      let pem: string;
+      try {
+        pem = await readFile(this.options.caCertFile, 'utf8');
+      } catch (err) {
+        throw new SluiceError(
+          'VAULT_CACERT_UNREADABLE',
+          'usage',
+          `cannot read VAULT_CACERT ${this.options.caCertFile}: ${(err as { code?: string }).code ?? String(err)}`,
+          { location: this.options.caCertFile },
+        );
+      }
+      this.fetchFn = fetchTrustingCa(pem);
+    } else {
+      this.fetchFn = (url, init) => fetch(url, init);
+    }
+    return this.fetchFn;
+  }
+
+  private httpError(status: number, text: string, operation: string, context: Record<string, unknown>): SluiceError {
+    let detail = '';
+    try {
+      const errors = asJson(JSON.parse(text))?.errors;
+      if (Array.isArray(errors)) detail = errors.filter((e) => typeof e === 'string').join('; ');
+    } catch {
+      detail = '';
+    }
+    detail = this.redact(detail).slice(0, 500) || '(no error text)';
+    const ctx = { ...context, httpStatus: status };
+    const msg = `Vault ${operation} failed with ${status}: ${detail}`;
+    if (status === 403) {
+      return new SluiceError(
+        'VAULT_PERMISSION_DENIED',
+        'forbidden',
+        `${msg} (the token is invalid or expired, or its policy does not allow this path)`,
+        ctx,
+      );
+    }
+    if (status === 401) return new SluiceError('VAULT_UNAUTHORIZED', 'unauthorized', msg, ctx);
+    if (status === 404) return new SluiceError('VAULT_NOT_FOUND', 'not-found', msg, ctx);
+    if (status === 400) return new SluiceError('VAULT_BAD_REQUEST', 'invalid-input', msg, ctx);
+    return new SluiceError('VAULT_UNAVAILABLE', 'unavailable', msg, ctx);
+  }
+
+  private networkError(err: unknown, operation: string): SluiceError {
+    const e = err as { name?: string; code?: string; message?: string; cause?: { code?: string; message?: string } };
+    const code = e.cause?.code ?? e.code ?? '';
+    const context = { operation, vaultAddress: this.base.origin };
+    if (e.name === 'TimeoutError' || e.name === 'AbortError') {
+      return new SluiceError(
+        'VAULT_UNREACHABLE',
+        'unavailable',
+        `Vault ${operation} got no answer within ${this.timeoutMs} ms`,
+        context,
+      );
+    }
+    if (/CERT|SELF_SIGNED|UNABLE_TO_VERIFY|UNABLE_TO_GET_ISSUER/.test(code)) {
+      return new SluiceError(
+        'VAULT_TLS_UNTRUSTED',
+        'unavailable',
+        `Vault at ${this.base.origin}: TLS certificate not trusted (${code}); set VAULT_CACERT to the CA that issued it`,
+        context,
+      );
+    }
+    const why = this.redact(code || e.cause?.message || e.message || String(err));
+    return new SluiceError(
+      'VAULT_UNREACHABLE',
+      'unavailable',
+      `cannot reach Vault at ${this.base.origin} (${operation}): ${why}`,
+      context,
+    );
+  }
+}
+
+async function readLimited(res: Response, operation: string): Promise<string> {
+  const declared = Number(res.headers.get('content-length'));
+  if (Number.isFinite(declared) && declared > MAX_RESPONSE_BYTES) {
+    await res.body?.cancel();
+    throw new SluiceError(
+      'VAULT_RESPONSE_INVALID',
+      'integrity',
+      `Vault ${operation} answered ${declared} bytes, over the ${MAX_RESPONSE_BYTES}-byte limit`,
+    );
+  }
+  if (!res.body) return '';
+  const chunks: Uint8Array[] = [];
+  let total = 0;
+  for await (const chunk of res.body as AsyncIterable<Uint8Array>) {
+    total += chunk.byteLength;
+    if (total > MAX_RESPONSE_BYTES) {
+      throw new SluiceError(
+        'VAULT_RESPONSE_INVALID',
+        'integrity',
+        `Vault ${operation} answered more than ${MAX_RESPONSE_BYTES} bytes`,
+      );
+    }
+    chunks.push(chunk);
+  }
+  return Buffer.concat(chunks).toString('utf8');
+}
+
+interface TransitKey {
+  version: number;
+  publicKey: KeyObject;
+}
+
+/** A Signer backed by a Vault transit `ecdsa-p256` key. */
+export class VaultTransitSigner implements Signer {
+  readonly keyRef: string;
+  readonly mount: string;
+  readonly keyName: string;
+  private readonly client: VaultClient;
+  private current: Promise<TransitKey> | undefined;
+
+  constructor(ref: string | VaultKeyRef, options: VaultOptions = vaultOptionsFromEnv()) {
+    const parsed = typeof ref === 'string' ? parseVaultKeyRef(ref) : ref;
+    this.keyRef = parsed.ref;
+    this.mount = parsed.mount;
+    this.keyName = parsed.name;
+    this.client = new VaultClient(options);
+  }
+
+  async publicKey(): Promise<KeyObject> {
+    return (await this.key()).publicKey;
+  }
+
+  /**
+   * Signs with the key version whose public key `publicKey()` reports, so a rotation between
+   * the two calls cannot produce a signature that the published key does not verify. The
+   * returned signature is checked against that key before it is handed out.
+   */
+  async sign(payload: Uint8Array): Promise<Buffer> {
+    const key = await this.key();
+    const path = `${this.mount}/sign/${this.keyName}/sha2-256`;
+    const res = await this.client.call('POST', path, {
+      input: Buffer.from(payload).toString('base64'),
+      key_version: key.version,
+      marshaling_algorithm: 'asn1',
+    });
+    const operation = `POST /v1/${path}`;
+    const invalid = (why: string) =>
+      new SluiceError('VAULT_SIGNATURE_INVALID', 'integrity', `Vault ${operation}: ${why}`, {
+        operation,
+        vaultAddress: this.client.address,
+      });
+    const signature = asJson(res.data)?.signature;
+    if (typeof signature !== 'string') throw invalid('response has no data.signature');
+    const m = /^vault:v(\d+):(.*)$/.exec(signature);
+    if (!m) throw invalid('data.signature is not of the form vault:v<N>:<base64>');
+    if (Number(m[1]) !== key.version) throw invalid(`signed with key version ${m[1]}, requested ${key.version}`);
+    const der = decodeBase64Strict(m[2] ?? '');
+    if (!der) throw invalid('data.signature is not standard base64');
+    const problem = derSignatureProblem(der);
+    if (problem) throw invalid(`${problem} (is marshaling_algorithm asn1 honoured?)`);
+    if (!cryptoVerify('sha256', payload, key.publicKey, der)) {
+      throw invalid(`the signature does not verify with version ${key.version} of ${this.keyRef}`);
+    }
+    return der;
+  }
+
+  private key(): Promise<TransitKey> {
+    this.current ??= this.fetchKey().catch((err: unknown) => {
+      this.current = undefined;
+      throw err;
+    });
+    return this.current;
+  }
+
+  private async fetchKey(): Promise<TransitKey> {
+    const path = `${this.mount}/keys/${this.keyName}`;
+    const operation = `GET /v1/${path}`;
+    const res = await this.client.call('GET', path);
+    const invalid = (why: string) =>
+      new SluiceError('VAULT_RESPONSE_INVALID', 'integrity', `Vault ${operation}: ${why}`, {
+        operation,
+        vaultAddress: this.client.address,
+      });
+    const data = asJson(res.data);
+    if (!data) throw invalid('response has no data object');
+    if (data.type !== 'ecdsa-p256') {
+      throw new SluiceError(
+        'VAULT_KEY_UNSUPPORTED',
+        'invalid-input',
+        `${this.keyRef} is a "${String(data.type)}" key; cosign-compatible signing needs a transit key of type ecdsa-p256`,
+        { operation },
+      );
+    }
+    const version = data.latest_version;
+    if (typeof version !== 'number' || !Number.isSafeInteger(version) || version < 1)
+      throw invalid('data.latest_version is not a positive integer');
+    const entry = asJson(asJson(data.keys)?.[String(version)]);
+    const pem = entry?.public_key;
+    if (typeof pem !== 'string') throw invalid(`data.keys["${version}"].public_key is missing`);
+    let publicKey: KeyObject;
+    try {
+      publicKey = createPublicKey({ key: pem, format: 'pem' });
+    } catch {
+      throw invalid(`data.keys["${version}"].public_key is not a PEM public key`);
+    }
+    if (!isP256(publicKey)) throw invalid(`data.keys["${version}"].public_key is not a P-256 key`);
+    return { version, publicKey };
+  }
+}
+
+function asJson(v: unknown): Json | undefined {
+  return v !== null && typeof v === 'object' && !Array.isArray(v) ? (v as Json) : undefined;
+}
