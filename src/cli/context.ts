@@ -2,11 +2,13 @@
  * What every command needs: global flags, where to write, and a registry pool built from
  * flags (and, once loaded, from the policy's registry list).
  */
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import { SluiceError } from '../errors.ts';
-import { CredentialStore } from '../oci/credentials.ts';
+import { CredentialStore, type Credential } from '../oci/credentials.ts';
+import { DEFAULT_POLICY_FILE, loadPolicy } from '../policy/index.ts';
 import { RegistryPool, type RegistrySettings } from '../oci/pool.ts';
+import { openRuntime, registrySettings, type Runtime } from '../runtime.ts';
 import { parseOutputFormat, stdio, type OutputFormat, type Writer } from './output.ts';
 
 export interface GlobalOptions {
@@ -22,6 +24,7 @@ export class CliContext {
   readonly w: Writer;
   readonly env: NodeJS.ProcessEnv;
   private pools: RegistryPool[] = [];
+  private runtimes: Runtime[] = [];
 
   constructor(w: Writer = stdio, env: NodeJS.ProcessEnv = process.env) {
     this.w = w;
@@ -45,7 +48,19 @@ export class CliContext {
     return !g.quiet && (g.output === 'table' || g.output === 'wide');
   }
 
-  pool(g: GlobalOptions, registries: Record<string, RegistrySettings> = {}): RegistryPool {
+  /** Policy, store and registry clients, for commands that work on the lifecycle state. */
+  async runtime(g: GlobalOptions): Promise<Runtime> {
+    const rt = await openRuntime({
+      configPath: g.config,
+      env: this.env,
+      registryDefaults: this.registryDefaults(g),
+      authFile: g.authfile,
+    });
+    this.runtimes.push(rt);
+    return rt;
+  }
+
+  private registryDefaults(g: GlobalOptions): RegistrySettings {
     const defaults: RegistrySettings = {};
     if (g.insecure) defaults.insecure = true;
     if (g.caFile) {
@@ -55,14 +70,32 @@ export class CliContext {
         throw new SluiceError('CA_FILE_UNREADABLE', 'invalid-input', `cannot read --ca-file ${g.caFile}: ${(err as Error).message}`);
       }
     }
+    return defaults;
+  }
+
+  /**
+   * Registry clients for the registry commands: settings and credentials of the policy's
+   * registries when a policy file is there (or named with --config), flags for the rest.
+   */
+  async pool(g: GlobalOptions): Promise<RegistryPool> {
+    const defaults = this.registryDefaults(g);
+    let registries: Record<string, RegistrySettings> = {};
+    let explicit: Record<string, Credential> = {};
+    const policyPath = g.config ?? DEFAULT_POLICY_FILE;
+    if (g.config !== undefined || existsSync(policyPath)) {
+      const policy = await loadPolicy(policyPath);
+      ({ settings: registries, credentials: explicit } = await registrySettings(policy, this.env));
+    }
     const env = g.authfile ? { ...this.env, REGISTRY_AUTH_FILE: g.authfile } : this.env;
-    const pool = new RegistryPool({ credentials: new CredentialStore({ env }), registries, defaults });
+    const pool = new RegistryPool({ credentials: new CredentialStore({ env, explicit }), registries, defaults });
     this.pools.push(pool);
     return pool;
   }
 
-  close(): void {
+  async close(): Promise<void> {
     for (const p of this.pools) p.close();
     this.pools = [];
+    for (const rt of this.runtimes) await rt.close();
+    this.runtimes = [];
   }
 }

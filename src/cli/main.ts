@@ -3,6 +3,8 @@ import { Command, CommanderError, Option } from 'commander';
 import { SluiceError, asSluiceError, exitCodeFor } from '../errors.ts';
 import { CliContext } from './context.ts';
 import { OUTPUT_FORMATS, stdio, type Writer } from './output.ts';
+import { registerConfigCommands } from './commands/config.ts';
+import { registerInventoryCommands } from './commands/inventory.ts';
 import { registerRegistryCommands } from './commands/registry.ts';
 
 export const VERSION = '0.1.0';
@@ -23,7 +25,13 @@ export function buildProgram(ctx: CliContext): Command {
     .exitOverride()
     .configureOutput({ writeOut: (s) => ctx.w.out(s), writeErr: (s) => ctx.w.err(s) });
   registerRegistryCommands(program, ctx);
-  for (const c of program.commands) c.exitOverride();
+  registerConfigCommands(program, ctx);
+  registerInventoryCommands(program, ctx);
+  const override = (c: Command) => {
+    c.exitOverride();
+    c.commands.forEach(override);
+  };
+  override(program);
   return program;
 }
 
@@ -32,6 +40,8 @@ function reportError(w: Writer, err: SluiceError, json: boolean): void {
     w.err(JSON.stringify({ error: err.toJSON() }) + '\n');
     return;
   }
+  // Commands that already printed their findings (config validate) only set the exit code.
+  if (err.context.reported) return;
   w.err(`error: ${err.message}\n`);
   const problems = err.context.problems;
   if (Array.isArray(problems)) {
@@ -59,6 +69,6 @@ export async function main(argv: string[], w: Writer = stdio, env: NodeJS.Proces
     reportError(w, e, json);
     return exitCodeFor(e.category);
   } finally {
-    ctx.close();
+    await ctx.close();
   }
 }

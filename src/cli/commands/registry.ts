@@ -26,7 +26,7 @@ export function registerRegistryCommands(program: Command, ctx: CliContext): voi
     .action(async (refText: string, opts: { platform?: string }, cmd: Command) => {
       const g = ctx.globals(cmd);
       const ref = parseReference(refText);
-      const pool = ctx.pool(g);
+      const pool = await ctx.pool(g);
       const d = await inspectImage(pool.get(ref.registry), ref, opts.platform);
       emit(ctx.w, g.output, d, {
         text: () => {
@@ -56,7 +56,7 @@ export function registerRegistryCommands(program: Command, ctx: CliContext): voi
     .action(async (repoText: string, _opts: unknown, cmd: Command) => {
       const g = ctx.globals(cmd);
       const repo = parseRepository(repoText);
-      const entries = await listTagDigests(ctx.pool(g).get(repo.registry), repo.repository);
+      const entries = await listTagDigests((await ctx.pool(g)).get(repo.registry), repo.repository);
       emit(ctx.w, g.output, entries, {
         rows: entries,
         columns: [
@@ -75,7 +75,7 @@ export function registerRegistryCommands(program: Command, ctx: CliContext): voi
     .action(async (registryText: string, _opts: unknown, cmd: Command) => {
       const g = ctx.globals(cmd);
       const registry = parseRegistryHost(registryText);
-      const repos = await ctx.pool(g).get(registry).catalog();
+      const repos = await (await ctx.pool(g)).get(registry).catalog();
       emit(ctx.w, g.output, repos, {
         rows: repos,
         columns: [{ header: 'REPOSITORY', value: (r) => r }],
@@ -99,7 +99,7 @@ export function registerRegistryCommands(program: Command, ctx: CliContext): voi
       if (opts.batch && (srcText || dstText)) {
         throw new SluiceError('USAGE', 'usage', 'give either SRC DST or --batch FILE, not both');
       }
-      const engine = new CopyEngine(ctx.pool(g));
+      const engine = new CopyEngine(await ctx.pool(g));
       const progress = createProgress('copying', ctx.interactive(g));
       const options: CopyOptions = {
         referrers: opts.referrers,

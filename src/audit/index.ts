@@ -1,0 +1,35 @@
+/** The append-only, hash-chained audit log: append, list, verify, export, live forwarding. */
+export { appendAudit, iterateAudit, listAudit, rowToRecord, verifyAudit, MAX_LIST_LIMIT } from './log.ts';
+export type {
+  AppendOptions,
+  AuditDefect,
+  AuditFilter,
+  AuditFirstBad,
+  AuditSink,
+  AuditVerification,
+  ListOptions,
+} from './log.ts';
+export {
+  AUDIT_ACTIONS,
+  AUDIT_FORMAT,
+  AUDIT_RESULTS,
+  GENESIS_HASH,
+  REDACTED,
+  canonicalForm,
+  canonicalJson,
+  hashRecord,
+  redactDetails,
+  redactText,
+} from './record.ts';
+export type { AuditInput, AuditRecord, AuditResult, HashedFields, JsonValue } from './record.ts';
+export { CEF_SEVERITY, cefExtensionEscape, cefHeaderEscape, exportAudit, formatCef, formatJsonl } from './export.ts';
+export type { AuditExportFormat, ExportOptions } from './export.ts';
+export {
+  DEFAULT_SD_ID,
+  SYSLOG_SEVERITY,
+  SyslogForwarder,
+  formatSyslog,
+  frameOctetCounting,
+  sdEscape,
+} from './syslog.ts';
+export type { FormatOptions, SyslogOptions, SyslogStats } from './syslog.ts';

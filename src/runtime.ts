@@ -1,0 +1,157 @@
+/**
+ * The composition root: loads the policy, opens the store, builds registry clients from the
+ * policy's registry list, and wires audit and inventory. The CLI and the server both start
+ * here and hold no wiring of their own.
+ */
+import { readFile } from 'node:fs/promises';
+import { isAbsolute, resolve } from 'node:path';
+import { appendAudit, SyslogForwarder, type AuditInput, type AuditRecord, type AuditSink } from './audit/index.ts';
+import { SluiceError } from './errors.ts';
+import type { InventoryDeps, RegistryRef, RepositoryClass } from './inventory/sync.ts';
+import type { Credential } from './oci/credentials.ts';
+import { CredentialStore } from './oci/credentials.ts';
+import { RegistryPool, type RegistrySettings } from './oci/pool.ts';
+import {
+  DEFAULT_POLICY_FILE,
+  loadPolicy,
+  parseRepositoryPath,
+  resolveCredential,
+  teamByName,
+  type LifecyclePolicy,
+  type Registry,
+} from './policy/index.ts';
+import { openStore, type Store, type StoreTx } from './store/index.ts';
+
+export interface RuntimeOptions {
+  /** Policy file; default ./sluice.yaml. */
+  configPath?: string;
+  /** `SLUICE_DATABASE_URL`; SQLite under `.sluice/` when absent. */
+  databaseUrl?: string;
+  /** Directory of `.sluice/`; default the policy file's directory. */
+  dataDir?: string;
+  env?: NodeJS.ProcessEnv;
+  /** Flags (--insecure, --ca-file) for registries the policy does not list. */
+  registryDefaults?: RegistrySettings;
+  /** Extra credential files (--authfile). */
+  authFile?: string;
+  clock?: () => Date;
+}
+
+export interface Runtime {
+  policy: LifecyclePolicy;
+  policyPath: string;
+  store: Store;
+  pool: RegistryPool;
+  /** Appends to the hash-chained audit log (inside `h`'s transaction when it is one). */
+  audit(h: Store | StoreTx, input: AuditInput): Promise<AuditRecord>;
+  inventory: InventoryDeps;
+  /** Registries of the policy, as the inventory names them. */
+  registries: RegistryRef[];
+  /** Finds the policy registry for an image reference's host[:port]. */
+  registryForHost(host: string): RegistryRef | undefined;
+  now(): number;
+  close(): Promise<void>;
+}
+
+export function registryRef(r: Registry): RegistryRef {
+  return { name: r.name, host: r.host, url: r.url, kind: r.kind };
+}
+
+/** Client settings for each policy registry, keyed by host[:port] as references name them. */
+export async function registrySettings(
+  policy: LifecyclePolicy,
+  env: NodeJS.ProcessEnv,
+): Promise<{ settings: Record<string, RegistrySettings>; credentials: Record<string, Credential> }> {
+  const settings: Record<string, RegistrySettings> = {};
+  const credentials: Record<string, Credential> = {};
+  for (const r of policy.registries) {
+    const s: RegistrySettings = { url: r.url, insecure: r.insecure, concurrency: r.concurrency, referrers: r.referrers };
+    if (r.caFile) {
+      const path = isAbsolute(r.caFile) ? r.caFile : resolve(policy.baseDir, r.caFile);
+      try {
+        s.caPem = await readFile(path, 'utf8');
+      } catch (err) {
+        throw new SluiceError('CA_FILE_UNREADABLE', 'invalid-input', `registry ${r.name}: cannot read caFile ${path}: ${(err as Error).message}`, {
+          registry: r.name,
+        });
+      }
+    }
+    settings[r.host] = s;
+    if (r.credentials) credentials[r.host] = await resolveCredential(r.credentials, { baseDir: policy.baseDir, env });
+  }
+  return { settings, credentials };
+}
+
+export function classifier(policy: LifecyclePolicy, registryName: string): (repository: string) => RepositoryClass {
+  return (repository) => {
+    const owner = parseRepositoryPath(policy, repository, { registry: registryName });
+    if (!owner) return { team: null, stage: null, category: null };
+    const team = teamByName(policy, owner.team);
+    return { team: owner.team, stage: owner.stage, category: team?.category ?? null };
+  };
+}
+
+export async function openRuntime(options: RuntimeOptions = {}): Promise<Runtime> {
+  const env = options.env ?? process.env;
+  const policyPath = resolve(options.configPath ?? DEFAULT_POLICY_FILE);
+  const policy = await loadPolicy(policyPath);
+  const { settings, credentials } = await registrySettings(policy, env);
+  const credEnv = options.authFile ? { ...env, REGISTRY_AUTH_FILE: options.authFile } : env;
+  const pool = new RegistryPool({
+    registries: settings,
+    credentials: new CredentialStore({ env: credEnv, explicit: credentials }),
+    defaults: options.registryDefaults,
+  });
+  const clock = options.clock ?? (() => new Date());
+  const store = await openStore({
+    url: options.databaseUrl ?? env.SLUICE_DATABASE_URL,
+    dataDir: options.dataDir ?? policy.baseDir,
+    clock,
+  });
+  const sinks: AuditSink[] = [];
+  let syslog: SyslogForwarder | undefined;
+  if (policy.audit.syslog) {
+    const [host, port] = splitHostPort(policy.audit.syslog.address);
+    syslog = new SyslogForwarder({ host, port, appName: policy.audit.syslog.appName });
+    sinks.push(syslog);
+  }
+  const audit = (h: Store | StoreTx, input: AuditInput) => appendAudit(h, input, { sinks });
+  const registries = policy.registries.map(registryRef);
+  const byHost = new Map(registries.map((r) => [r.host, r]));
+  const now = () => clock().getTime();
+  const inventory: InventoryDeps = {
+    store,
+    client: (host) => pool.get(host),
+    classify: (repository) => classifier(policy, registries[0]?.name ?? '')(repository),
+    audit: async (tx, input) => {
+      await audit(tx, input);
+    },
+    now,
+  };
+  return {
+    policy,
+    policyPath,
+    store,
+    pool,
+    audit,
+    inventory,
+    registries,
+    registryForHost: (host) => byHost.get(host.toLowerCase()),
+    now,
+    async close() {
+      pool.close();
+      await syslog?.close();
+      await store.close();
+    },
+  };
+}
+
+/** Inventory dependencies bound to one registry (its classifier differs per registry). */
+export function inventoryFor(rt: Runtime, reg: RegistryRef): InventoryDeps {
+  return { ...rt.inventory, classify: classifier(rt.policy, reg.name) };
+}
+
+function splitHostPort(address: string): [string, number] {
+  const i = address.lastIndexOf(':');
+  return [address.slice(0, i).replace(/^\[|\]$/g, ''), Number(address.slice(i + 1))];
+}

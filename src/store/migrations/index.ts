@@ -1,0 +1,13 @@
+/**
+ * Every migration, in order. Listed by hand rather than discovered by reading the directory
+ * so that the set is fixed at import time and cannot depend on the working directory; a
+ * test checks this list against the files next to it.
+ */
+import type { Migration } from '../migrate.ts';
+import * as m0001 from './0001_initial.ts';
+import * as m0002 from './0002_audit_log.ts';
+
+export const MIGRATIONS: readonly Migration[] = [
+  { version: 1, name: 'initial', up: m0001.up },
+  { version: 2, name: 'audit_log', up: m0002.up },
+];

@@ -1,0 +1,175 @@
+/**
+ * Row types of every table, as Kysely sees them. One definition serves SQLite and PostgreSQL,
+ * so the column types are the common subset of both engines:
+ *
+ * - Points in time are `bigint` epoch milliseconds (UTC), typed `number`. Integers compare,
+ *   index and subtract the same way on both engines, so "lease expired", "older than 30 days"
+ *   and "due now" are plain integer comparisons in SQL. ISO-8601 text would sort correctly
+ *   only as long as every writer used exactly one format, and PostgreSQL text comparisons go
+ *   through the database collation. PostgreSQL's `int8` is parsed into `number` by the store
+ *   (see postgres.ts); values beyond 2^53 are refused rather than rounded.
+ * - Calendar days (pull counts) are `YYYY-MM-DD` text: a date, not an instant.
+ * - JSON documents are text holding compact JSON; the caller parses them.
+ * - Booleans are integers 0/1 (SQLite has no boolean type).
+ */
+
+export interface MigrationsTable {
+  version: number;
+  name: string;
+  /** SHA-256 of the SQL the migration compiles to on this engine. */
+  checksum: string;
+  applied_at: number;
+}
+
+export interface RegistriesTable {
+  name: string;
+  url: string;
+  /** distribution, quay, harbor, ecr, ... */
+  kind: string;
+  created_at: number;
+}
+
+export interface RepositoriesTable {
+  registry: string;
+  name: string;
+  team: string | null;
+  stage: string | null;
+  category: string | null;
+  last_synced_at: number | null;
+}
+
+/** Which digests a repository holds, tagged or not: retention needs untagged ones too. */
+export interface RepositoryManifestsTable {
+  registry: string;
+  repository: string;
+  digest: string;
+  first_seen: number;
+  last_seen: number;
+}
+
+export interface ManifestsTable {
+  registry: string;
+  digest: string;
+  media_type: string;
+  /** Bytes of the manifest plus every blob it references (for an index: of every child). */
+  size: number;
+  /** Image creation time from the config, when the image says. */
+  created: number | null;
+  /** JSON object of config labels. */
+  labels: string;
+  /** The config's `User`; named so because `user` is reserved in PostgreSQL. */
+  config_user: string | null;
+  /** JSON array of `os/arch[/variant]` strings. */
+  platforms: string;
+  base_digest: string | null;
+  base_name: string | null;
+  config_digest: string | null;
+  first_seen: number;
+  last_seen: number;
+}
+
+export interface ManifestChildrenTable {
+  registry: string;
+  index_digest: string;
+  child_digest: string;
+  /** `os/arch[/variant]`, null for artifacts without a platform. */
+  platform: string | null;
+}
+
+export interface ManifestBlobsTable {
+  registry: string;
+  manifest_digest: string;
+  blob_digest: string;
+  size: number;
+  media_type: string | null;
+}
+
+export interface TagsTable {
+  registry: string;
+  repository: string;
+  tag: string;
+  digest: string;
+  updated_at: number;
+}
+
+export interface PullsTable {
+  registry: string;
+  repository: string;
+  digest: string;
+  /** UTC calendar day, YYYY-MM-DD. */
+  day: string;
+  count: number;
+}
+
+export interface EventsSeenTable {
+  source: string;
+  event_id: string;
+  received_at: number;
+}
+
+export interface JobsTable {
+  name: string;
+  /** Exactly one of interval_ms and cron is set. */
+  interval_ms: number | null;
+  cron: string | null;
+  next_run_at: number;
+  lease_owner: string | null;
+  lease_expires_at: number | null;
+  last_run_at: number | null;
+  /** JSON describing the last run's outcome. */
+  last_result: string | null;
+}
+
+export interface ApiTokensTable {
+  id: string;
+  name: string;
+  /** Hash of the token; the token itself is never stored. */
+  token_hash: string;
+  role: string;
+  /** JSON array of team names. */
+  teams: string;
+  created_at: number;
+  expires_at: number | null;
+  revoked_at: number | null;
+  last_used_at: number | null;
+}
+
+export interface AuditLogTable {
+  seq: number;
+  time: number;
+  actor: string;
+  action: string;
+  target_repository: string | null;
+  target_digest: string | null;
+  target_tag: string | null;
+  reason: string | null;
+  result: string;
+  /** Canonical JSON text (sorted keys, no whitespace), exactly as hashed. */
+  details: string;
+  prev_hash: string;
+  hash: string;
+}
+
+/** One row (id = 1) naming the last appended record; appenders lock it to serialise. */
+export interface AuditHeadTable {
+  id: number;
+  seq: number;
+  hash: string;
+}
+
+export interface Tables {
+  sluice_migrations: MigrationsTable;
+  registries: RegistriesTable;
+  repositories: RepositoriesTable;
+  repository_manifests: RepositoryManifestsTable;
+  manifests: ManifestsTable;
+  manifest_children: ManifestChildrenTable;
+  manifest_blobs: ManifestBlobsTable;
+  tags: TagsTable;
+  pulls: PullsTable;
+  events_seen: EventsSeenTable;
+  jobs: JobsTable;
+  api_tokens: ApiTokensTable;
+  audit_log: AuditLogTable;
+  audit_head: AuditHeadTable;
+}
