@@ -126,7 +126,7 @@ export async function saveManifests(h: StoreHandle, registry: string, records: M
       await h.db.updateTable('manifests').set({ last_seen: now }).where('registry', '=', registry).where('digest', '=', r.digest).execute();
       continue;
     }
-    await h.db
+    const inserted = await h.db
       .insertInto('manifests')
       .values({
         registry,
@@ -143,9 +143,16 @@ export async function saveManifests(h: StoreHandle, registry: string, records: M
         first_seen: now,
         last_seen: now,
       })
-      .execute();
+      .onConflict((oc) => oc.doNothing())
+      .executeTakeFirst();
+    // Someone else stored this digest meanwhile; its rows are theirs, and identical.
+    if (Number(inserted.numInsertedOrUpdatedRows ?? 0) === 0) continue;
     for (const c of r.children) {
-      await h.db.insertInto('manifest_children').values({ registry, index_digest: r.digest, child_digest: c.digest, platform: c.platform }).execute();
+      await h.db
+        .insertInto('manifest_children')
+        .values({ registry, index_digest: r.digest, child_digest: c.digest, platform: c.platform })
+        .onConflict((oc) => oc.doNothing())
+        .execute();
     }
     for (const b of r.blobs) {
       await h.db

@@ -64,30 +64,22 @@ export interface SyncReport {
   errors: Array<{ repository: string; code: string; message: string }>;
 }
 
+// Upserts, not read-then-write: a sync and an event handler may touch the same rows at once.
 export async function ensureRegistry(h: StoreHandle, reg: RegistryRef, now: number): Promise<void> {
-  const row = await h.db.selectFrom('registries').select('name').where('name', '=', reg.name).executeTakeFirst();
-  if (row) await h.db.updateTable('registries').set({ url: reg.url, kind: reg.kind }).where('name', '=', reg.name).execute();
-  else await h.db.insertInto('registries').values({ name: reg.name, url: reg.url, kind: reg.kind, created_at: now }).execute();
+  await h.db
+    .insertInto('registries')
+    .values({ name: reg.name, url: reg.url, kind: reg.kind, created_at: now })
+    .onConflict((oc) => oc.column('name').doUpdateSet({ url: reg.url, kind: reg.kind }))
+    .execute();
 }
 
 async function ensureRepository(h: StoreHandle, reg: RegistryRef, repository: string, cls: RepositoryClass, syncedAt: number | null): Promise<void> {
-  const row = await h.db
-    .selectFrom('repositories')
-    .select('name')
-    .where('registry', '=', reg.name)
-    .where('name', '=', repository)
-    .executeTakeFirst();
   const values = { team: cls.team, stage: cls.stage, category: cls.category };
-  if (row) {
-    await h.db
-      .updateTable('repositories')
-      .set(syncedAt === null ? values : { ...values, last_synced_at: syncedAt })
-      .where('registry', '=', reg.name)
-      .where('name', '=', repository)
-      .execute();
-  } else {
-    await h.db.insertInto('repositories').values({ registry: reg.name, name: repository, ...values, last_synced_at: syncedAt }).execute();
-  }
+  await h.db
+    .insertInto('repositories')
+    .values({ registry: reg.name, name: repository, ...values, last_synced_at: syncedAt })
+    .onConflict((oc) => oc.columns(['registry', 'name']).doUpdateSet(syncedAt === null ? values : { ...values, last_synced_at: syncedAt }))
+    .execute();
 }
 
 /** Every digest a set of digests needs (index children, recursively), from the store. */
@@ -109,27 +101,13 @@ async function closure(h: StoreHandle, registry: string, digests: Iterable<strin
 
 async function markHeld(h: StoreHandle, registry: string, repository: string, digests: Iterable<string>, now: number): Promise<void> {
   for (const digest of digests) {
-    const row = await h.db
-      .selectFrom('repository_manifests')
-      .select('digest')
-      .where('registry', '=', registry)
-      .where('repository', '=', repository)
-      .where('digest', '=', digest)
-      .executeTakeFirst();
-    if (row) {
-      await h.db
-        .updateTable('repository_manifests')
-        .set({ last_seen: now })
-        .where('registry', '=', registry)
-        .where('repository', '=', repository)
-        .where('digest', '=', digest)
-        .execute();
-    } else {
-      const known = await h.db.selectFrom('manifests').select('digest').where('registry', '=', registry).where('digest', '=', digest).executeTakeFirst();
-      if (known) {
-        await h.db.insertInto('repository_manifests').values({ registry, repository, digest, first_seen: now, last_seen: now }).execute();
-      }
-    }
+    const known = await h.db.selectFrom('manifests').select('digest').where('registry', '=', registry).where('digest', '=', digest).executeTakeFirst();
+    if (!known) continue;
+    await h.db
+      .insertInto('repository_manifests')
+      .values({ registry, repository, digest, first_seen: now, last_seen: now })
+      .onConflict((oc) => oc.columns(['registry', 'repository', 'digest']).doUpdateSet({ last_seen: now }))
+      .execute();
   }
 }
 
@@ -181,7 +159,11 @@ async function applyTagState(
     const prev = before.get(tag);
     if (prev === digest) continue;
     if (prev === undefined) {
-      await tx.db.insertInto('tags').values({ registry: reg.name, repository, tag, digest, updated_at: now }).execute();
+      await tx.db
+        .insertInto('tags')
+        .values({ registry: reg.name, repository, tag, digest, updated_at: now })
+        .onConflict((oc) => oc.columns(['registry', 'repository', 'tag']).doUpdateSet({ digest, updated_at: now }))
+        .execute();
       changes.push({ repository, tag, change: 'created', digest });
     } else {
       await tx.db
@@ -229,7 +211,6 @@ export async function syncRepository(deps: InventoryDeps, reg: RegistryRef, repo
     .where('repository', '=', repository)
     .execute();
   const tagged = new Set(current.values());
-  const fresh = new Map(records.map((r) => [r.digest, r]));
   const childrenOfTagged = new Set<string>();
   for (const r of records) for (const c of r.children) childrenOfTagged.add(c.digest);
   const untagged = held.map((r) => r.digest).filter((d) => !tagged.has(d) && !childrenOfTagged.has(d));
@@ -244,7 +225,6 @@ export async function syncRepository(deps: InventoryDeps, reg: RegistryRef, repo
     await ensureRepository(tx, reg, repository, deps.classify(repository), now);
     await saveManifests(tx, reg.name, records, now);
     const needed = await closure(tx, reg.name, [...tagged, ...stillThere]);
-    for (const d of fresh.keys()) if (tagged.has(d)) needed.add(d);
     await markHeld(tx, reg.name, repository, needed, now);
     const vanished = held.map((r) => r.digest).filter((d) => !needed.has(d));
     if (vanished.length) {
@@ -265,6 +245,7 @@ export async function syncRegistry(deps: InventoryDeps, reg: RegistryRef, option
   const started = performance.now();
   const client = deps.client(reg.host);
   const catalog = await client.catalog();
+  await ensureRegistry(deps.store, reg, deps.now());
   const report: SyncReport = {
     registry: reg.name,
     repositories: catalog.length,
