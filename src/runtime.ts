@@ -40,6 +40,8 @@ export interface RuntimeOptions {
 export interface Runtime {
   policy: LifecyclePolicy;
   policyPath: string;
+  /** The environment secrets and passwords are read from. */
+  env: NodeJS.ProcessEnv;
   store: Store;
   pool: RegistryPool;
   /** Appends to the hash-chained audit log (inside `h`'s transaction when it is one). */
@@ -131,6 +133,7 @@ export async function openRuntime(options: RuntimeOptions = {}): Promise<Runtime
   return {
     policy,
     policyPath,
+    env,
     store,
     pool,
     audit,

@@ -5,7 +5,9 @@ import { CliContext } from './context.ts';
 import { OUTPUT_FORMATS, stdio, type Writer } from './output.ts';
 import { registerConfigCommands } from './commands/config.ts';
 import { registerInventoryCommands } from './commands/inventory.ts';
+import { registerPromotionCommands } from './commands/promotion.ts';
 import { registerRegistryCommands } from './commands/registry.ts';
+import { registerSigningCommands } from './commands/signing.ts';
 
 export const VERSION = '0.1.0';
 
@@ -25,8 +27,10 @@ export function buildProgram(ctx: CliContext): Command {
     .exitOverride()
     .configureOutput({ writeOut: (s) => ctx.w.out(s), writeErr: (s) => ctx.w.err(s) });
   registerRegistryCommands(program, ctx);
+  registerSigningCommands(program, ctx);
   registerConfigCommands(program, ctx);
   registerInventoryCommands(program, ctx);
+  registerPromotionCommands(program, ctx);
   const override = (c: Command) => {
     c.exitOverride();
     c.commands.forEach(override);

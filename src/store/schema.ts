@@ -172,4 +172,76 @@ export interface Tables {
   api_tokens: ApiTokensTable;
   audit_log: AuditLogTable;
   audit_head: AuditHeadTable;
+  evidence: EvidenceTable;
+  promotions: PromotionsTable;
+  promotion_locks: PromotionLocksTable;
+  holds: HoldsTable;
 }
+
+export interface EvidenceTable {
+  id: string;
+  digest: string;
+  type: string;
+  /** passed | failed */
+  status: string;
+  stage: string | null;
+  team: string | null;
+  recorded_by: string;
+  /** JSON array of the recorder's roles for the team when recorded. */
+  recorded_roles: string;
+  recorded_at: number;
+  url: string | null;
+  /** cli | api | servicenow | trivy | sluice */
+  source: string;
+  /** JSON object. */
+  details: string;
+}
+
+export interface PromotionsTable {
+  id: string;
+  /** promotion | rollback */
+  kind: string;
+  team: string;
+  repo: string;
+  digest: string;
+  from_stage: string | null;
+  to_stage: string;
+  source_registry: string;
+  source_repository: string;
+  target_registry: string;
+  target_repository: string;
+  version_tag: string | null;
+  stage_tag: string;
+  /** What the stage tag pointed to before: the rollback target. */
+  previous_digest: string | null;
+  /** scheduled | running | succeeded | failed | refused | cancelled */
+  status: string;
+  requested_by: string;
+  requested_at: number;
+  scheduled_for: number | null;
+  started_at: number | null;
+  finished_at: number | null;
+  forced: number;
+  /** JSON of the gate evaluation. */
+  gate: string | null;
+  error: string | null;
+}
+
+export interface PromotionLocksTable {
+  target: string;
+  owner: string;
+  expires_at: number;
+}
+
+export interface HoldsTable {
+  id: string;
+  digest: string;
+  /** quarantine | legal-hold */
+  kind: string;
+  reason: string;
+  created_by: string;
+  created_at: number;
+  released_by: string | null;
+  released_at: number | null;
+}
+

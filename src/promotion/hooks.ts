@@ -1,0 +1,64 @@
+/**
+ * Wires the capabilities promotion calls out to (signing, notifications) from the runtime.
+ * Key references in the policy are `file:PATH` (relative to the policy file), `dir:PATH`
+ * (a key set, verification only), `env:NAME` (a PEM in a variable) or `vault://…`/`hashivault://…`.
+ */
+import { isAbsolute, resolve } from 'node:path';
+import { asSluiceError, SluiceError } from '../errors.ts';
+import type { Runtime } from '../runtime.ts';
+import { loadPublicKeys, publicKeySet } from '../signing/keys.ts';
+import { parseKeyRef } from '../signing/signer.ts';
+import { signImage } from '../signing/sign.ts';
+import { verifyImage } from '../signing/verify-image.ts';
+import type { PublicKeySet } from '../signing/keys.ts';
+import type { PromotionHooks } from './service.ts';
+
+function localPath(rt: Runtime, path: string): string {
+  return isAbsolute(path) ? path : resolve(rt.policy.baseDir, path);
+}
+
+/** A policy key reference as something the signing module reads. */
+export function keySource(rt: Runtime, ref: string, env: NodeJS.ProcessEnv = process.env): string {
+  if (ref.startsWith('file:')) return localPath(rt, ref.slice(5));
+  if (ref.startsWith('dir:')) return localPath(rt, ref.slice(4));
+  if (ref.startsWith('env:')) {
+    const value = env[ref.slice(4)];
+    if (!value) throw new SluiceError('KEY_UNRESOLVED', 'invalid-input', `key reference ${ref}: variable is not set`);
+    return value;
+  }
+  return ref;
+}
+
+async function keySet(rt: Runtime, refs: string[]): Promise<PublicKeySet> {
+  const sets = await Promise.all(refs.map((r) => loadPublicKeys(keySource(rt, r, rt.env))));
+  return publicKeySet(sets.flatMap((s) => s.keys.map((k) => k.key)), refs.join(', '));
+}
+
+export async function promotionHooks(rt: Runtime, options: { notify?: PromotionHooks['notify'] } = {}): Promise<PromotionHooks> {
+  return {
+    async verifySignature(loc, refs) {
+      try {
+        const keys = await keySet(rt, refs);
+        const result = await verifyImage(rt.pool, { registry: loc.registry, repository: loc.repository, digest: loc.digest }, keys, {
+          audit: async (entry) => {
+            await rt.audit(rt.store, { actor: 'system:promotion', action: entry.action, repository: entry.repository, digest: entry.digest, reason: entry.reason ?? null, result: entry.result, details: {} });
+          },
+        });
+        if (result.valid.length > 0) return { valid: true, reason: 'verified', keyIds: [...new Set(result.valid.map((v) => v.keyId))] };
+        const why = result.rejected.map((r) => `${r.source}: ${r.reason}`).join('; ');
+        return { valid: false, reason: why || 'no signatures found', keyIds: [] };
+      } catch (err) {
+        return { valid: false, reason: asSluiceError(err).message, keyIds: [] };
+      }
+    },
+    async sign(loc, ref) {
+      const signer = await parseKeyRef(keySource(rt, ref, rt.env), { env: rt.env });
+      await signImage(rt.pool, { registry: loc.registry, repository: loc.repository, digest: loc.digest }, signer, {
+        audit: async (entry) => {
+          await rt.audit(rt.store, { actor: 'system:promotion', action: entry.action, repository: entry.repository, digest: entry.digest, reason: entry.reason ?? null, result: entry.result, details: {} });
+        },
+      });
+    },
+    ...(options.notify ? { notify: options.notify } : {}),
+  };
+}

@@ -1,0 +1,164 @@
+/** Store access for evidence, promotions, locks and holds. */
+import { randomUUID } from 'node:crypto';
+import type { Selectable } from 'kysely';
+import type { PromotionsTable, StoreHandle } from '../store/index.ts';
+import type { EvidenceRecord, EvidenceStatus } from './gate.ts';
+
+export interface NewEvidence {
+  digest: string;
+  type: string;
+  status: EvidenceStatus;
+  stage: string | null;
+  team: string | null;
+  recordedBy: string;
+  recordedRoles: string[];
+  recordedAt: number;
+  url: string | null;
+  source: string;
+  details: Record<string, unknown>;
+}
+
+export async function insertEvidence(h: StoreHandle, e: NewEvidence): Promise<EvidenceRecord> {
+  const id = randomUUID();
+  await h.db
+    .insertInto('evidence')
+    .values({
+      id,
+      digest: e.digest,
+      type: e.type,
+      status: e.status,
+      stage: e.stage,
+      team: e.team,
+      recorded_by: e.recordedBy,
+      recorded_roles: JSON.stringify(e.recordedRoles),
+      recorded_at: e.recordedAt,
+      url: e.url,
+      source: e.source,
+      details: JSON.stringify(e.details),
+    })
+    .execute();
+  return { id, digest: e.digest, type: e.type, status: e.status, stage: e.stage, recordedBy: e.recordedBy, recordedRoles: e.recordedRoles, recordedAt: e.recordedAt, url: e.url, details: e.details };
+}
+
+export async function evidenceFor(h: StoreHandle, digest: string): Promise<EvidenceRecord[]> {
+  const rows = await h.db.selectFrom('evidence').selectAll().where('digest', '=', digest).orderBy('recorded_at').orderBy('id').execute();
+  return rows.map((r) => ({
+    id: r.id,
+    digest: r.digest,
+    type: r.type,
+    status: r.status as EvidenceStatus,
+    stage: r.stage,
+    recordedBy: r.recorded_by,
+    recordedRoles: JSON.parse(r.recorded_roles) as string[],
+    recordedAt: r.recorded_at,
+    url: r.url,
+    details: JSON.parse(r.details) as Record<string, unknown>,
+  }));
+}
+
+export type PromotionRow = Selectable<PromotionsTable>;
+
+export async function insertPromotion(h: StoreHandle, row: Omit<PromotionRow, 'id'> & { id?: string }): Promise<string> {
+  const id = row.id ?? randomUUID();
+  await h.db.insertInto('promotions').values({ ...row, id }).execute();
+  return id;
+}
+
+export async function updatePromotion(h: StoreHandle, id: string, set: Partial<Omit<PromotionRow, 'id'>>): Promise<void> {
+  await h.db.updateTable('promotions').set(set).where('id', '=', id).execute();
+}
+
+export async function getPromotion(h: StoreHandle, id: string): Promise<PromotionRow | undefined> {
+  return h.db.selectFrom('promotions').selectAll().where('id', '=', id).executeTakeFirst();
+}
+
+/** When the digest entered `stage` for team/repo (latest succeeded promotion), if ever. */
+export async function enteredStageAt(h: StoreHandle, team: string, repo: string, stage: string, digest: string): Promise<number | undefined> {
+  const row = await h.db
+    .selectFrom('promotions')
+    .select('finished_at')
+    .where('team', '=', team)
+    .where('repo', '=', repo)
+    .where('to_stage', '=', stage)
+    .where('digest', '=', digest)
+    .where('status', '=', 'succeeded')
+    .where('kind', '=', 'promotion')
+    .orderBy('finished_at', 'asc')
+    .executeTakeFirst();
+  return row?.finished_at ?? undefined;
+}
+
+export interface PromotionFilter {
+  team?: string;
+  repo?: string;
+  stage?: string;
+  digest?: string;
+  status?: string;
+  limit?: number;
+}
+
+export async function listPromotions(h: StoreHandle, f: PromotionFilter = {}): Promise<PromotionRow[]> {
+  return h.db
+    .selectFrom('promotions')
+    .selectAll()
+    .$if(f.team !== undefined, (q) => q.where('team', '=', f.team!))
+    .$if(f.repo !== undefined, (q) => q.where('repo', '=', f.repo!))
+    .$if(f.stage !== undefined, (q) => q.where('to_stage', '=', f.stage!))
+    .$if(f.digest !== undefined, (q) => q.where('digest', '=', f.digest!))
+    .$if(f.status !== undefined, (q) => q.where('status', '=', f.status!))
+    .orderBy('requested_at', 'desc')
+    .orderBy('id')
+    .limit(Math.min(f.limit ?? 100, 10_000))
+    .execute();
+}
+
+/** Takes the promotion lock of a target; true when this owner holds it now. */
+export async function acquireLock(h: StoreHandle, target: string, owner: string, now: number, ttlMs: number): Promise<boolean> {
+  const res = await h.db
+    .insertInto('promotion_locks')
+    .values({ target, owner, expires_at: now + ttlMs })
+    .onConflict((oc) => oc.column('target').doUpdateSet({ owner, expires_at: now + ttlMs }).where('promotion_locks.expires_at', '<', now))
+    .executeTakeFirst();
+  if (Number(res.numInsertedOrUpdatedRows ?? 0) > 0) return true;
+  const row = await h.db.selectFrom('promotion_locks').select('owner').where('target', '=', target).executeTakeFirst();
+  return row?.owner === owner;
+}
+
+export async function releaseLock(h: StoreHandle, target: string, owner: string): Promise<void> {
+  await h.db.deleteFrom('promotion_locks').where('target', '=', target).where('owner', '=', owner).execute();
+}
+
+export interface Hold {
+  id: string;
+  digest: string;
+  kind: 'quarantine' | 'legal-hold';
+  reason: string;
+  createdBy: string;
+  createdAt: number;
+}
+
+export async function activeHolds(h: StoreHandle, digests: string[]): Promise<Hold[]> {
+  if (digests.length === 0) return [];
+  const rows = await h.db.selectFrom('holds').selectAll().where('digest', 'in', digests).where('released_at', 'is', null).orderBy('created_at').execute();
+  return rows.map((r) => ({ id: r.id, digest: r.digest, kind: r.kind as Hold['kind'], reason: r.reason, createdBy: r.created_by, createdAt: r.created_at }));
+}
+
+export async function insertHold(h: StoreHandle, hold: Omit<Hold, 'id'>): Promise<Hold> {
+  const id = randomUUID();
+  await h.db
+    .insertInto('holds')
+    .values({ id, digest: hold.digest, kind: hold.kind, reason: hold.reason, created_by: hold.createdBy, created_at: hold.createdAt, released_by: null, released_at: null })
+    .execute();
+  return { ...hold, id };
+}
+
+export async function releaseHolds(h: StoreHandle, digest: string, kind: Hold['kind'], by: string, at: number): Promise<number> {
+  const res = await h.db
+    .updateTable('holds')
+    .set({ released_by: by, released_at: at })
+    .where('digest', '=', digest)
+    .where('kind', '=', kind)
+    .where('released_at', 'is', null)
+    .executeTakeFirst();
+  return Number(res.numUpdatedRows);
+}

@@ -1,0 +1,525 @@
+/**
+ * Promotion: moves one digest from a stage's repository into the next stage's repository
+ * behind that stage's gate. The order of effects is what makes it safe:
+ *
+ *   resolve the digest once → evaluate the gate on that digest → take the target's lock →
+ *   record the attempt → copy (version tag written last by the copy engine) → sign if the
+ *   stage signs → move the stage tag → record success.
+ *
+ * A failure or crash at any point leaves no moved stage tag without the copy; the attempt
+ * row stays `running` and the next promotion of the same digest to the same target resumes
+ * it (copy and tagging are idempotent).
+ */
+import { randomUUID } from 'node:crypto';
+import { SluiceError, asSluiceError } from '../errors.ts';
+import { CopyEngine } from '../oci/copy.ts';
+import { isDigest } from '../oci/digest.ts';
+import { parseReference, type Reference } from '../oci/reference.ts';
+import {
+  activeWindow,
+  nextRun,
+  parseRepositoryPath,
+  repositoryFor,
+  stageByName,
+  teamByName,
+  type LifecyclePolicy,
+  type Stage,
+} from '../policy/index.ts';
+import type { RegistryRef } from '../inventory/sync.ts';
+import { inventoryFor, type Runtime } from '../runtime.ts';
+import { refreshReference } from '../inventory/sync.ts';
+import { hasRole, requireRole, systemActor, type Actor } from './actor.ts';
+import { describeFailure, evaluateGate, type EvidenceRecord, type GateResult, type SignatureCheck } from './gate.ts';
+import {
+  acquireLock,
+  activeHolds,
+  enteredStageAt,
+  evidenceFor,
+  insertPromotion,
+  listPromotions,
+  releaseLock,
+  updatePromotion,
+  type PromotionRow,
+} from './records.ts';
+
+export interface LifecycleNotice {
+  type: 'promotion.succeeded' | 'promotion.failed' | 'gate.failed' | 'rollback.succeeded';
+  subject: string;
+  summary: string;
+  data: Record<string, unknown>;
+}
+
+/** Capabilities the promotion engine calls out to; each is optional. */
+export interface PromotionHooks {
+  /** Verifies signatures of a digest with the given key references. */
+  verifySignature?: (loc: { registry: string; repository: string; digest: string }, keys: string[]) => Promise<SignatureCheck>;
+  /** Signs a digest with a key reference (stage `sign`). */
+  sign?: (loc: { registry: string; repository: string; digest: string }, keyRef: string) => Promise<void>;
+  notify?: (notice: LifecycleNotice) => void;
+}
+
+/** An image the promotion engine acts on: a digest in a team's stage repository. */
+export interface StageImage {
+  registry: RegistryRef;
+  repository: string;
+  team: string;
+  repo: string;
+  stage: Stage;
+  tag?: string;
+  digest: string;
+}
+
+const LOCK_TTL_MS = 15 * 60_000;
+
+function stageIndex(policy: LifecyclePolicy, stage: Stage): number {
+  return policy.stages.findIndex((s) => s.name === stage.name);
+}
+
+export function previousStageOf(policy: LifecyclePolicy, stage: Stage): Stage | undefined {
+  return stage.from ? stageByName(policy, stage.from) : undefined;
+}
+
+function mustStage(policy: LifecyclePolicy, name: string): Stage {
+  const stage = stageByName(policy, name);
+  if (!stage) {
+    throw new SluiceError('STAGE_UNKNOWN', 'invalid-input', `unknown stage "${name}" (stages: ${policy.stages.map((s) => s.name).join(', ')})`);
+  }
+  return stage;
+}
+
+/**
+ * Reads an image reference: a full reference (`registry/acme-dev/api:1.4.0-7`), a repository
+ * path in the default registry (`acme-dev/api:1.4.0-7`), or the short form `team/repo:tag`
+ * meaning the image in `defaultStage`. The digest comes from the registry, once.
+ */
+export async function resolveStageImage(rt: Runtime, text: string, defaultStage: Stage): Promise<StageImage> {
+  const policy = rt.policy;
+  const defaultReg = rt.registries.find((r) => policy.registries.find((p) => p.name === r.name)?.default) ?? rt.registries[0]!;
+  let ref: Reference = parseReference(text, { defaultRegistry: defaultReg.host, defaultTag: false });
+  let reg = rt.registryForHost(ref.registry);
+  let owner = reg ? parseRepositoryPath(policy, ref.repository, { registry: reg.name }) : undefined;
+  if (!owner) {
+    const parts = ref.repository.split('/');
+    const team = parts.length === 2 ? teamByName(policy, parts[0]!) : undefined;
+    if (team && ref.registry === defaultReg.host) {
+      const loc = repositoryFor(policy, { team: team.name, stage: defaultStage, repo: parts[1]! });
+      reg = rt.registryForHost(loc.registry.host)!;
+      ref = { ...ref, registry: loc.registry.host, repository: loc.repository };
+      owner = { team: team.name, stage: defaultStage.name, repo: parts[1]! };
+    }
+  }
+  if (!reg) throw new SluiceError('REGISTRY_UNKNOWN', 'invalid-input', `registry ${ref.registry} is not in the policy`, { registry: ref.registry });
+  if (!owner) {
+    throw new SluiceError(
+      'REPOSITORY_UNOWNED',
+      'invalid-input',
+      `${ref.repository} is not a team stage repository (expected ${policy.stages[0]?.repository ?? '{team}-{stage}/{repo}'} with a team of the policy), nor team/repo`,
+      { repository: ref.repository },
+    );
+  }
+  const client = rt.pool.get(reg.host);
+  let digest = ref.digest;
+  if (!digest) {
+    const tag = ref.tag ?? 'latest';
+    const head = await client.headManifest(ref.repository, tag);
+    if (!head) {
+      throw new SluiceError('IMAGE_NOT_FOUND', 'not-found', `${reg.host}/${ref.repository}:${tag} does not exist`, {
+        registry: reg.host,
+        repository: ref.repository,
+        reference: tag,
+      });
+    }
+    digest = head.digest;
+  }
+  return {
+    registry: reg,
+    repository: ref.repository,
+    team: owner.team,
+    repo: owner.repo,
+    stage: mustStage(policy, owner.stage),
+    ...(ref.tag ? { tag: ref.tag } : {}),
+    digest,
+  };
+}
+
+/** The `<version>-<build>` tag of the digest in its repository (the one given, or the only one there). */
+async function versionTagOf(rt: Runtime, img: StageImage): Promise<string> {
+  const re = new RegExp(rt.policy.naming.versionTag);
+  if (img.tag && re.test(img.tag)) return img.tag;
+  const client = rt.pool.get(img.registry.host);
+  const tags = (await client.listTags(img.repository)).filter((t) => re.test(t));
+  const matching: string[] = [];
+  for (const t of tags) if ((await client.headManifest(img.repository, t))?.digest === img.digest) matching.push(t);
+  if (matching.length === 1) return matching[0]!;
+  throw new SluiceError(
+    'VERSION_TAG_UNKNOWN',
+    'invalid-input',
+    matching.length === 0
+      ? `no version tag matching ${rt.policy.naming.versionTag} points to ${img.digest} in ${img.repository}; promote by version tag`
+      : `several version tags point to ${img.digest} (${matching.join(', ')}); promote by one of them`,
+    { repository: img.repository, digest: img.digest },
+  );
+}
+
+export interface GateEvaluation {
+  image: StageImage;
+  target: Stage;
+  result: GateResult;
+  evidence: EvidenceRecord[];
+}
+
+/** Evaluates the gate of `target` for an image, without changing anything. */
+export async function checkGate(
+  rt: Runtime,
+  image: StageImage,
+  target: Stage,
+  requester: string,
+  hooks: PromotionHooks = {},
+  options: { willSign?: boolean } = {},
+): Promise<GateEvaluation> {
+  const policy = rt.policy;
+  const from = previousStageOf(policy, target);
+  const evidence = await evidenceFor(rt.store, image.digest);
+  const holds = await activeHolds(rt.store, [image.digest]);
+  const builders = evidence.filter((e) => e.type === 'build').map((e) => e.recordedBy);
+  let signature: SignatureCheck | undefined;
+  const gate = target.gate;
+  if (gate.signature.required || gate.require.includes('signature')) {
+    if (options.willSign && target.sign) {
+      signature = { valid: true, reason: 'signed on promotion', keyIds: [target.sign.key] };
+    } else if (hooks.verifySignature && gate.signature.keys.length > 0) {
+      signature = await hooks.verifySignature({ registry: image.registry.host, repository: image.repository, digest: image.digest }, gate.signature.keys);
+    } else if (gate.signature.keys.length === 0) {
+      signature = { valid: false, reason: 'the gate requires a signature but names no keys (gate.signature.keys)', keyIds: [] };
+    }
+  }
+  const enteredPrevious = from ? await enteredStageAt(rt.store, image.team, image.repo, from.name, image.digest) : undefined;
+  const result = evaluateGate({
+    policy,
+    stage: target,
+    digest: image.digest,
+    now: rt.now(),
+    evidence,
+    changeAuthors: [requester, ...builders],
+    ...(enteredPrevious !== undefined ? { enteredPreviousStageAt: enteredPrevious } : {}),
+    requiresPreviousStage: !!from,
+    holds: holds.map((h) => ({ kind: h.kind, reason: h.reason })),
+    ...(signature ? { signature } : {}),
+  });
+  return { image, target, result, evidence };
+}
+
+export interface PromoteRequest {
+  ref: string;
+  to: string;
+  dryRun?: boolean;
+  /** Run a scheduled stage's promotion outside its maintenance window (operations only, audited). */
+  force?: boolean;
+  /** Resume or run a scheduled promotion row. */
+  promotionId?: string;
+}
+
+export type PromoteOutcome =
+  | { status: 'dry-run'; gate: GateResult; target: string; versionTag: string; stageTags: string[] }
+  | { status: 'scheduled'; id: string; gate: GateResult; scheduledFor: string }
+  | { status: 'succeeded'; id: string; gate: GateResult; digest: string; target: string; versionTag: string; stageTags: string[]; previousDigest: string | null; copied: boolean };
+
+function nextWindowStart(stage: Stage, now: Date, timeZone: string): Date | undefined {
+  let best: Date | undefined;
+  for (const w of stage.maintenanceWindows) {
+    const at = nextRun(w.cron, now, w.timeZone || timeZone);
+    if (!best || at < best) best = at;
+  }
+  return best;
+}
+
+function inWindow(stage: Stage, now: Date): boolean {
+  return stage.maintenanceWindows.some((w) => activeWindow(w, now) !== undefined);
+}
+
+export async function promote(rt: Runtime, actor: Actor, req: PromoteRequest, hooks: PromotionHooks = {}): Promise<PromoteOutcome> {
+  const policy = rt.policy;
+  const target = mustStage(policy, req.to);
+  const from = previousStageOf(policy, target);
+  const image = await resolveStageImage(rt, req.ref, from ?? target);
+  const expected = from ?? target;
+  if (image.stage.name !== expected.name) {
+    throw new SluiceError(
+      'PROMOTION_PATH_INVALID',
+      'invalid-input',
+      `${image.repository} is in stage ${image.stage.name}; promotion to ${target.name} takes an image from ${expected.name}`,
+      { repository: image.repository },
+    );
+  }
+  if (stageIndex(policy, target) < 0) throw new SluiceError('STAGE_UNKNOWN', 'invalid-input', `unknown stage ${req.to}`);
+  requireRole(actor, image.team, `promote into ${target.name}`, target.responsibleRole);
+  const versionTag = await versionTagOf(rt, image);
+  const loc = repositoryFor(policy, { team: image.team, stage: target, repo: image.repo });
+  const targetReg = rt.registryForHost(loc.registry.host)!;
+  const stageTags = [target.stageTag, ...target.alsoTag];
+  const subject = `${targetReg.host}/${loc.repository}@${image.digest}`;
+
+  const evaluation = await checkGate(rt, image, target, actor.name, hooks, { willSign: !!target.sign && !!hooks.sign });
+  const gate = evaluation.result;
+  if (req.dryRun) return { status: 'dry-run', gate, target: `${targetReg.host}/${loc.repository}`, versionTag, stageTags };
+
+  const now = new Date(rt.now());
+  const base = {
+    kind: 'promotion',
+    team: image.team,
+    repo: image.repo,
+    digest: image.digest,
+    from_stage: from?.name ?? null,
+    to_stage: target.name,
+    source_registry: image.registry.name,
+    source_repository: image.repository,
+    target_registry: targetReg.name,
+    target_repository: loc.repository,
+    version_tag: versionTag,
+    stage_tag: target.stageTag,
+    previous_digest: null,
+    requested_by: actor.name,
+    requested_at: now.getTime(),
+    scheduled_for: null,
+    started_at: null,
+    finished_at: null,
+    forced: req.force ? 1 : 0,
+    gate: JSON.stringify(gate),
+    error: null,
+  };
+  if (!gate.passed) {
+    await rt.store.transaction(async (tx) => {
+      if (!actor.system) await insertPromotion(tx, { ...base, status: 'refused', finished_at: now.getTime(), error: describeFailure(gate) });
+      await rt.audit(tx, {
+        actor: actor.name,
+        action: 'promotion',
+        repository: `${targetReg.host}/${loc.repository}`,
+        digest: image.digest,
+        tag: versionTag,
+        reason: `gate of ${target.name} failed: ${describeFailure(gate)}`,
+        result: 'denied',
+        details: { from: from?.name ?? null, to: target.name },
+      });
+    });
+    hooks.notify?.({ type: 'gate.failed', subject, summary: `gate of ${target.name} failed for ${image.repo}:${versionTag}`, data: { gate } });
+    throw new SluiceError('GATE_FAILED', 'policy-violation', `gate of ${target.name} is not satisfied for ${image.digest}: ${describeFailure(gate)}`, {
+      digest: image.digest,
+      stage: target.name,
+      gate,
+    });
+  }
+
+  if (target.trigger === 'scheduled' && target.maintenanceWindows.length > 0 && !inWindow(target, now)) {
+    if (req.force) {
+      requireRole(actor, image.team, `force a promotion into ${target.name} outside its maintenance window`, 'operations');
+    } else {
+      const at = nextWindowStart(target, now, policy.timeZone);
+      if (!at) throw new SluiceError('WINDOW_NONE', 'conflict', `stage ${target.name} has no upcoming maintenance window`);
+      const id = req.promotionId ?? randomUUID();
+      await rt.store.transaction(async (tx) => {
+        if (!req.promotionId) await insertPromotion(tx, { ...base, id, status: 'scheduled', scheduled_for: at.getTime() });
+        await rt.audit(tx, {
+          actor: actor.name,
+          action: 'promotion.schedule',
+          repository: `${targetReg.host}/${loc.repository}`,
+          digest: image.digest,
+          tag: versionTag,
+          reason: `outside the maintenance window of ${target.name}; runs at ${at.toISOString()}`,
+          result: 'success',
+        });
+      });
+      return { status: 'scheduled', id, gate, scheduledFor: at.toISOString() };
+    }
+  }
+
+  const dst = rt.pool.get(targetReg.host);
+  if (target.immutableTags) {
+    const existing = await dst.headManifest(loc.repository, versionTag);
+    if (existing && existing.digest !== image.digest) {
+      throw new SluiceError(
+        'TAG_IMMUTABLE',
+        'conflict',
+        `${loc.repository}:${versionTag} already points to ${existing.digest}; version tags in ${target.name} never move`,
+        { repository: loc.repository, reference: versionTag, digest: existing.digest },
+      );
+    }
+  }
+
+  const lockTarget = `${targetReg.name}/${loc.repository}`;
+  // Resume an attempt that did not finish (crash, registry failure) instead of starting anew.
+  const unfinished = (await listPromotions(rt.store, { team: image.team, repo: image.repo, stage: target.name, digest: image.digest, status: 'running' }))[0];
+  const id = req.promotionId ?? unfinished?.id ?? randomUUID();
+  if (!(await acquireLock(rt.store, lockTarget, id, now.getTime(), LOCK_TTL_MS))) {
+    throw new SluiceError('PROMOTION_IN_PROGRESS', 'conflict', `another promotion into ${lockTarget} is in progress; retry when it has finished`, {
+      repository: loc.repository,
+    });
+  }
+  try {
+    await rt.store.transaction(async (tx) => {
+      if (unfinished || req.promotionId) await updatePromotion(tx, id, { status: 'running', started_at: now.getTime(), gate: base.gate, forced: base.forced });
+      else await insertPromotion(tx, { ...base, id, status: 'running', started_at: now.getTime() });
+    });
+    if (req.force && target.trigger === 'scheduled' && !inWindow(target, now)) {
+      await rt.audit(rt.store, {
+        actor: actor.name,
+        action: 'promotion.force',
+        repository: `${targetReg.host}/${loc.repository}`,
+        digest: image.digest,
+        tag: versionTag,
+        reason: `forced outside the maintenance window of ${target.name}`,
+        result: 'success',
+      });
+    }
+    const copy = await new CopyEngine(rt.pool).copy({
+      source: { registry: image.registry.host, repository: image.repository, digest: image.digest },
+      target: { registry: targetReg.host, repository: loc.repository, tag: versionTag },
+    });
+    if (target.sign && hooks.sign) {
+      await hooks.sign({ registry: targetReg.host, repository: loc.repository, digest: image.digest }, target.sign.key);
+      if ((target.gate.signature.required || target.gate.require.includes('signature')) && hooks.verifySignature) {
+        const check = await hooks.verifySignature({ registry: targetReg.host, repository: loc.repository, digest: image.digest }, target.gate.signature.keys);
+        if (!check.valid) throw new SluiceError('SIGNATURE_INVALID', 'policy-violation', `signature made on promotion does not verify: ${check.reason}`, { digest: image.digest });
+      }
+    }
+    // The stage tags move only now that the digest is fully present in the target.
+    const previous = (await dst.headManifest(loc.repository, target.stageTag))?.digest ?? null;
+    const manifest = await dst.getManifest(loc.repository, image.digest);
+    for (const tag of stageTags) {
+      const current = tag === target.stageTag ? previous : (await dst.headManifest(loc.repository, tag))?.digest;
+      if (current !== image.digest) await dst.putManifest(loc.repository, tag, manifest.bytes, manifest.mediaType);
+    }
+    const finished = rt.now();
+    const prev = previous === image.digest ? (await priorDigest(rt, image.team, image.repo, target.name, image.digest)) : previous;
+    await rt.store.transaction(async (tx) => {
+      await updatePromotion(tx, id, { status: 'succeeded', finished_at: finished, previous_digest: prev ?? null, error: null });
+      await rt.audit(tx, {
+        actor: actor.name,
+        action: 'promotion',
+        repository: `${targetReg.host}/${loc.repository}`,
+        digest: image.digest,
+        tag: versionTag,
+        reason: `promoted from ${from?.name ?? '(push)'} to ${target.name}${req.force ? ' (forced)' : ''}`,
+        result: 'success',
+        details: { from: from?.name ?? null, to: target.name, stageTags, previous: prev ?? null, promotion: id, copiedBlobs: copy.blobs },
+      });
+    });
+    // Keep the inventory current so automatic triggers see the digest in its new stage.
+    for (const tag of [versionTag, ...stageTags]) {
+      await refreshReference(inventoryFor(rt, targetReg), targetReg, loc.repository, { tag }, 'promotion').catch(() => undefined);
+    }
+    hooks.notify?.({
+      type: 'promotion.succeeded',
+      subject,
+      summary: `${image.team}/${image.repo}:${versionTag} promoted to ${target.name} by ${actor.name}`,
+      data: { team: image.team, repo: image.repo, stage: target.name, digest: image.digest, actor: actor.name },
+    });
+    return {
+      status: 'succeeded',
+      id,
+      gate,
+      digest: image.digest,
+      target: `${targetReg.host}/${loc.repository}`,
+      versionTag,
+      stageTags,
+      previousDigest: prev ?? null,
+      copied: !copy.noop,
+    };
+  } catch (err) {
+    const e = asSluiceError(err);
+    await rt.store.transaction(async (tx) => {
+      // Still `running` (not failed) when the cause is transient, so a re-run resumes it.
+      await updatePromotion(tx, id, { status: e.category === 'unavailable' ? 'running' : 'failed', error: e.message });
+      await rt.audit(tx, {
+        actor: actor.name,
+        action: 'promotion',
+        repository: `${targetReg.host}/${loc.repository}`,
+        digest: image.digest,
+        tag: versionTag,
+        reason: e.message,
+        result: 'failure',
+        details: { to: target.name, promotion: id, code: e.code },
+      });
+    }).catch(() => undefined);
+    hooks.notify?.({ type: 'promotion.failed', subject, summary: `promotion of ${image.repo}:${versionTag} to ${target.name} failed: ${e.message}`, data: { code: e.code } });
+    throw e;
+  } finally {
+    await releaseLock(rt.store, lockTarget, id).catch(() => undefined);
+  }
+}
+
+/** The digest promoted into a stage before `current` (what a rollback returns to). */
+async function priorDigest(rt: Runtime, team: string, repo: string, stage: string, current: string): Promise<string | undefined> {
+  const rows = await listPromotions(rt.store, { team, repo, stage, status: 'succeeded', limit: 1000 });
+  return rows.find((r) => r.digest !== current)?.digest;
+}
+
+/** Runs scheduled promotions whose window has opened. */
+export async function runScheduledPromotions(rt: Runtime, actorFor: (name: string) => Actor, hooks: PromotionHooks = {}): Promise<Array<{ id: string; status: string; error?: string }>> {
+  const due = await rt.store.db
+    .selectFrom('promotions')
+    .selectAll()
+    .where('status', '=', 'scheduled')
+    .where('scheduled_for', '<=', rt.now())
+    .orderBy('scheduled_for')
+    .execute();
+  const out: Array<{ id: string; status: string; error?: string }> = [];
+  for (const row of due) {
+    try {
+      const r = await promote(
+        rt,
+        actorFor(row.requested_by),
+        { ref: `${rt.registries.find((x) => x.name === row.source_registry)?.host}/${row.source_repository}@${row.digest}`, to: row.to_stage, promotionId: row.id },
+        hooks,
+      );
+      out.push({ id: row.id, status: r.status });
+    } catch (err) {
+      const e = asSluiceError(err);
+      await updatePromotion(rt.store, row.id, { status: 'failed', error: e.message, finished_at: rt.now() });
+      out.push({ id: row.id, status: 'failed', error: e.message });
+    }
+  }
+  return out;
+}
+
+/**
+ * Automatic triggers: after new evidence or a push, promote the digest into every stage
+ * whose trigger is automatic and whose gate now holds. Gate failures are expected here
+ * (evidence arrives piece by piece) and are not recorded as refusals.
+ */
+export async function autoPromote(rt: Runtime, digest: string, hooks: PromotionHooks = {}): Promise<PromoteOutcome[]> {
+  const out: PromoteOutcome[] = [];
+  const actor = systemActor();
+  for (let pass = 0; pass < rt.policy.stages.length; pass++) {
+    let progressed = false;
+    for (const stage of rt.policy.stages) {
+      if (stage.trigger !== 'automatic') continue;
+      const from = previousStageOf(rt.policy, stage) ?? stage;
+      const holders = await rt.store.db
+        .selectFrom('repository_manifests as rm')
+        .innerJoin('repositories as r', (j) => j.onRef('r.registry', '=', 'rm.registry').onRef('r.name', '=', 'rm.repository'))
+        .select(['rm.registry', 'rm.repository', 'r.team'])
+        .where('rm.digest', '=', digest)
+        .where('r.stage', '=', from.name)
+        .execute();
+      for (const h of holders) {
+        const reg = rt.registries.find((r) => r.name === h.registry);
+        if (!reg || !h.team) continue;
+        const already = await enteredStageAt(rt.store, h.team, parseRepositoryPath(rt.policy, h.repository, { registry: reg.name })?.repo ?? '', stage.name, digest);
+        if (already !== undefined) continue;
+        try {
+          const r = await promote(rt, actor, { ref: `${reg.host}/${h.repository}@${digest}`, to: stage.name }, hooks);
+          out.push(r);
+          progressed = true;
+        } catch (err) {
+          const e = asSluiceError(err);
+          if (e.code !== 'GATE_FAILED' && e.code !== 'VERSION_TAG_UNKNOWN') throw e;
+        }
+      }
+    }
+    if (!progressed) break;
+  }
+  return out;
+}
+
+export type { PromotionRow };
+export { hasRole };
