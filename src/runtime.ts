@@ -151,7 +151,16 @@ export async function openRuntime(options: RuntimeOptions = {}): Promise<Runtime
 
 /** Inventory dependencies bound to one registry (its classifier differs per registry). */
 export function inventoryFor(rt: Runtime, reg: RegistryRef): InventoryDeps {
-  return { ...rt.inventory, classify: classifier(rt.policy, reg.name) };
+  const classify = classifier(rt.policy, reg.name);
+  const versionTag = new RegExp(rt.policy.naming.versionTag);
+  return {
+    ...rt.inventory,
+    classify,
+    immutableTagViolation: (repository, tag) => {
+      const stage = rt.policy.stages.find((s) => s.name === classify(repository).stage);
+      return stage?.immutableTags && versionTag.test(tag) ? `version tags in ${stage.name} are immutable` : undefined;
+    },
+  };
 }
 
 function splitHostPort(address: string): [string, number] {

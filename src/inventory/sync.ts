@@ -25,6 +25,10 @@ export interface InventoryDeps {
   classify: (repository: string) => RepositoryClass;
   audit: (h: StoreTx, input: AuditInput) => Promise<void>;
   now: () => number;
+  /** Why a change to this tag breaks immutability (a version tag in an immutable stage), if it does. */
+  immutableTagViolation?: (repository: string, tag: string) => string | undefined;
+  /** Alerting for such violations (notifications, metrics). */
+  onViolation?: (v: { repository: string; tag: string; change: string; digest: string; previous: string | null; reason: string }) => void;
 }
 
 export interface RegistryRef {
@@ -182,6 +186,23 @@ async function applyTagState(
     changes.push({ repository, tag, change: 'deleted', digest });
   }
   for (const c of changes) await deps.audit(tx, auditTagChange(reg, c, reason));
+  for (const c of changes) {
+    const violation = c.change !== 'created' && !reason.startsWith('promotion') ? deps.immutableTagViolation?.(repository, c.tag) : undefined;
+    if (violation) {
+      // Someone moved or removed a version tag behind Sluice's back in an immutable stage.
+      await deps.audit(tx, {
+        actor: `registry:${reg.name}`,
+        action: 'tag.immutability-violation',
+        repository: `${reg.host}/${repository}`,
+        digest: c.digest,
+        tag: c.tag,
+        reason: `${violation}: tag ${c.change}${c.previous ? ` from ${c.previous}` : ''}`,
+        result: 'failure',
+        details: { change: c.change, previous: c.previous ?? null },
+      });
+      deps.onViolation?.({ repository, tag: c.tag, change: c.change, digest: c.digest, previous: c.previous ?? null, reason: violation });
+    }
+  }
   return changes;
 }
 

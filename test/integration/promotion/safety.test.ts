@@ -229,3 +229,22 @@ describe('promotion safety', () => {
     );
   });
 });
+
+test('a version tag moved behind Sluice\'s back in prod is flagged as a violation by sync', async () => {
+  const wsv = await createWorkspace({ registries: [{ name: 'local', url: reg.url }] });
+  try {
+    await image('acme-prod/watched', '9.0.0-1');
+    assert.equal((await wsv.cli(['sync'])).code, 0);
+    await image('acme-prod/watched', '9.0.0-1');
+    assert.equal((await wsv.cli(['sync'])).code, 0);
+    const rt = await wsv.runtime();
+    const { listAudit } = await import('../../../src/audit/index.ts');
+    const violations = await listAudit(rt.store, { action: 'tag.immutability-violation' });
+    assert.equal(violations.length, 1);
+    assert.equal(violations[0]!.tag, '9.0.0-1');
+    assert.equal(violations[0]!.result, 'failure');
+    assert.match(violations[0]!.reason ?? '', /immutable/);
+  } finally {
+    await wsv.cleanup();
+  }
+});
