@@ -294,6 +294,8 @@ export interface Notification {
   kind: NotificationKind;
   /** The webhook URL is a secret (it carries the token). */
   url: SecretRefString;
+  /** `webhook` channels only: the HMAC-SHA256 key the body is signed with (`X-Signature-256`). */
+  secret?: SecretRefString;
   events: NotificationEvent[];
 }
 

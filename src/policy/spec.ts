@@ -875,12 +875,28 @@ const naming = object({
   versionTag: withDefault(regex, DEFAULT_VERSION_TAG),
 });
 
-const notification = object({
-  name: required(defines('notification', 'notification', name('notification'))),
-  kind: required(oneOf(NOTIFICATION_KINDS)),
-  url: required(secretRef),
-  events: required(uniqueArray(oneOf(NOTIFICATION_EVENTS), 'event', { min: 1 })),
-});
+const notification = object(
+  {
+    name: required(defines('notification', 'notification', name('notification'))),
+    kind: required(oneOf(NOTIFICATION_KINDS)),
+    url: required(secretRef),
+    secret: optional(secretRef),
+    events: required(uniqueArray(oneOf(NOTIFICATION_EVENTS), 'event', { min: 1 })),
+  },
+  {
+    check: (n, h) => {
+      // Reported even when the value itself is faulty (an inline secret): both need fixing.
+      if (n.kind === 'slack' && h.has('secret')) {
+        h.report(
+          'secret',
+          'no `secret` on a slack channel',
+          'kind: slack',
+          '`secret` (the HMAC key that signs the body) only applies to `webhook` channels; Slack incoming webhooks are authenticated by their URL',
+        );
+      }
+    },
+  },
+);
 
 const changeManagement = object({
   kind: required(oneOf(['servicenow'] as const)),
