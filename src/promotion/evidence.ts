@@ -11,6 +11,7 @@ import { inventoryFor, type Runtime } from '../runtime.ts';
 import { assertReportIsFor, MAX_REPORT_BYTES, parseTrivyReport } from '../scan/trivy.ts';
 import { requireRole, type Actor } from './actor.ts';
 import type { EvidenceRecord, EvidenceStatus } from './gate.ts';
+import { ServiceNowClient } from '../integrations/servicenow.ts';
 import { insertEvidence } from './records.ts';
 import { previousStageOf, resolveStageImage, type StageImage } from './service.ts';
 
@@ -27,6 +28,8 @@ export interface EvidenceRequest {
   details?: Record<string, unknown>;
   /** A scan report file (Trivy JSON) for `scan` evidence. */
   reportFile?: string;
+  /** A change request number, checked with the policy's change management (ServiceNow). */
+  change?: string;
   source?: string;
 }
 
@@ -80,6 +83,24 @@ export async function recordEvidence(rt: Runtime, actor: Actor, req: EvidenceReq
     details = { ...details, scanner: summary.scanner, counts: summary.counts, fixable: summary.fixable, findings: summary.findings, reportCreatedAt: summary.createdAt };
     source = 'trivy';
     status = req.status ?? 'passed';
+  } else if (req.change) {
+    if (req.type !== 'change-approval') throw new SluiceError('USAGE', 'usage', '--change takes a change request and needs --type change-approval');
+    const cm = rt.policy.changeManagement;
+    if (!cm) throw new SluiceError('CHANGE_MANAGEMENT_UNCONFIGURED', 'invalid-input', 'spec.changeManagement is not configured in the policy; record the approval with --url instead');
+    const client = await ServiceNowClient.fromPolicy(cm, { baseDir: rt.policy.baseDir, env: rt.env });
+    const decision = await client.check(req.change, new Date(rt.now()));
+    status = decision.accepted ? 'passed' : 'failed';
+    source = 'servicenow';
+    details = {
+      ...details,
+      change: decision.number,
+      approval: decision.approval,
+      state: decision.state,
+      plannedStart: decision.plannedStart?.toISOString() ?? null,
+      plannedEnd: decision.plannedEnd?.toISOString() ?? null,
+      reason: decision.reason,
+    };
+    req = { ...req, url: decision.url };
   } else if (req.type === 'scan' && details.counts === undefined) {
     throw new SluiceError('SCAN_EVIDENCE_INCOMPLETE', 'usage', 'scan evidence needs a report (--file trivy.json) so the gate can judge finding counts');
   }

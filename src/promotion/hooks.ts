@@ -11,6 +11,9 @@ import { parseKeyRef } from '../signing/signer.ts';
 import { signImage } from '../signing/sign.ts';
 import { verifyImage } from '../signing/verify-image.ts';
 import type { PublicKeySet } from '../signing/keys.ts';
+import { lifecycleEvent } from '../notify/event.ts';
+import { NotificationHub } from '../notify/hub.ts';
+import type { DeliveryResult } from '../notify/hub.ts';
 import type { PromotionHooks } from './service.ts';
 
 function localPath(rt: Runtime, path: string): string {
@@ -34,7 +37,10 @@ async function keySet(rt: Runtime, refs: string[]): Promise<PublicKeySet> {
   return publicKeySet(sets.flatMap((s) => s.keys.map((k) => k.key)), refs.join(', '));
 }
 
-export async function promotionHooks(rt: Runtime, options: { notify?: PromotionHooks['notify'] } = {}): Promise<PromotionHooks> {
+export async function promotionHooks(rt: Runtime, options: { onDelivery?: (r: DeliveryResult) => void } = {}): Promise<PromotionHooks> {
+  const hub = rt.policy.notifications.length
+    ? NotificationHub.fromPolicy(rt.policy, { env: rt.env, ...(options.onDelivery ? { onResult: options.onDelivery } : {}) })
+    : undefined;
   return {
     async verifySignature(loc, refs) {
       try {
@@ -59,6 +65,6 @@ export async function promotionHooks(rt: Runtime, options: { notify?: PromotionH
         },
       });
     },
-    ...(options.notify ? { notify: options.notify } : {}),
+    ...(hub ? { notify: (n) => hub.publish(lifecycleEvent(n.type, { subject: n.subject, summary: n.summary, data: n.data })) } : {}),
   };
 }

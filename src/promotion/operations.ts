@@ -87,7 +87,7 @@ export async function rollback(rt: Runtime, actor: Actor, req: { image: string; 
     return pid;
   });
   await refreshReference(inventoryFor(rt, reg), reg, loc.repository, { tag: stage.stageTag }, 'rollback');
-  hooks.notify?.({ type: 'rollback.succeeded', subject: `${reg.host}/${loc.repository}@${before.digest}`, summary: `${team.name}/${repo} ${stage.name} rolled back by ${actor.name}`, data: { from: current, to: before.digest } });
+  await hooks.notify?.({ type: 'rollback.succeeded', subject: `${reg.host}/${loc.repository}@${before.digest}`, summary: `${team.name}/${repo} ${stage.name} rolled back by ${actor.name}`, data: { from: current, to: before.digest } });
   return { id, stage: stage.name, target: `${reg.host}/${loc.repository}`, from: current, to: before.digest };
 }
 

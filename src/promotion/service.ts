@@ -55,7 +55,8 @@ export interface PromotionHooks {
   verifySignature?: (loc: { registry: string; repository: string; digest: string }, keys: string[]) => Promise<SignatureCheck>;
   /** Signs a digest with a key reference (stage `sign`). */
   sign?: (loc: { registry: string; repository: string; digest: string }, keyRef: string) => Promise<void>;
-  notify?: (notice: LifecycleNotice) => void;
+  /** Delivers a notice; resolves when delivery was attempted, never rejects. */
+  notify?: (notice: LifecycleNotice) => Promise<unknown> | void;
 }
 
 /** An image the promotion engine acts on: a digest in a team's stage repository. */
@@ -301,7 +302,7 @@ export async function promote(rt: Runtime, actor: Actor, req: PromoteRequest, ho
         details: { from: from?.name ?? null, to: target.name },
       });
     });
-    hooks.notify?.({ type: 'gate.failed', subject, summary: `gate of ${target.name} failed for ${image.repo}:${versionTag}`, data: { gate } });
+    await hooks.notify?.({ type: 'gate.failed', subject, summary: `gate of ${target.name} failed for ${image.repo}:${versionTag}`, data: { gate } });
     throw new SluiceError('GATE_FAILED', 'policy-violation', `gate of ${target.name} is not satisfied for ${image.digest}: ${describeFailure(gate)}`, {
       digest: image.digest,
       stage: target.name,
@@ -407,7 +408,7 @@ export async function promote(rt: Runtime, actor: Actor, req: PromoteRequest, ho
     for (const tag of [versionTag, ...stageTags]) {
       await refreshReference(inventoryFor(rt, targetReg), targetReg, loc.repository, { tag }, 'promotion').catch(() => undefined);
     }
-    hooks.notify?.({
+    await hooks.notify?.({
       type: 'promotion.succeeded',
       subject,
       summary: `${image.team}/${image.repo}:${versionTag} promoted to ${target.name} by ${actor.name}`,
@@ -440,7 +441,7 @@ export async function promote(rt: Runtime, actor: Actor, req: PromoteRequest, ho
         details: { to: target.name, promotion: id, code: e.code },
       });
     }).catch(() => undefined);
-    hooks.notify?.({ type: 'promotion.failed', subject, summary: `promotion of ${image.repo}:${versionTag} to ${target.name} failed: ${e.message}`, data: { code: e.code } });
+    await hooks.notify?.({ type: 'promotion.failed', subject, summary: `promotion of ${image.repo}:${versionTag} to ${target.name} failed: ${e.message}`, data: { code: e.code } });
     throw e;
   } finally {
     await releaseLock(rt.store, lockTarget, id).catch(() => undefined);

@@ -10,8 +10,17 @@ import { listPromotions } from '../../promotion/records.ts';
 import { autoPromote, checkGate, previousStageOf, promote, resolveStageImage, runScheduledPromotions } from '../../promotion/service.ts';
 import { actorFromPolicy } from '../../promotion/actor.ts';
 import { stageByName } from '../../policy/index.ts';
+import type { Runtime } from '../../runtime.ts';
 import type { CliContext } from '../context.ts';
 import { emit, renderTable, shortDigest } from '../output.ts';
+
+function hooksFor(ctx: CliContext, rt: Runtime) {
+  return promotionHooks(rt, {
+    onDelivery: (r) => {
+      if (!r.ok) ctx.w.err(`warning: notification channel ${r.channel} failed: ${r.error?.message ?? 'unknown error'}\n`);
+    },
+  });
+}
 
 function keyValues(value: string, previous: Record<string, string> = {}): Record<string, string> {
   const eq = value.indexOf('=');
@@ -44,15 +53,17 @@ export function registerPromotionCommands(program: Command, ctx: CliContext): vo
     .option('--url <url>', 'link to the pipeline run, report or ticket')
     .option('--stage <stage>', 'the stage this evidence is for (default: every stage)')
     .option('--file <report>', 'Trivy JSON report (with --type scan)')
+    .option('--change <number>', 'ServiceNow change request (with --type change-approval): recorded as passed only when approved and in its planned window')
     .option('-d, --detail <key=value>', 'details (repeatable)', keyValues)
     .option('--no-auto', 'do not run automatic promotions afterwards')
-    .action(async (ref: string, opts: { type: string; status: string; url?: string; stage?: string; file?: string; detail?: Record<string, string>; auto: boolean }, cmd: Command) => {
+    .action(async (ref: string, opts: { type: string; status: string; url?: string; stage?: string; file?: string; change?: string; detail?: Record<string, string>; auto: boolean }, cmd: Command) => {
       const g = ctx.globals(cmd);
       if (opts.status !== 'passed' && opts.status !== 'failed') throw new SluiceError('USAGE', 'usage', `--status must be passed or failed, not "${opts.status}"`);
       const rt = await ctx.runtime(g);
-      const hooks = await promotionHooks(rt);
+      const hooks = await hooksFor(ctx, rt);
       const rec = await recordEvidence(rt, cliActor(rt.policy, ctx.env), {
         ref,
+        ...(opts.change ? { change: opts.change } : {}),
         type: opts.type,
         status: opts.status,
         ...(opts.url ? { url: opts.url } : {}),
@@ -81,7 +92,7 @@ export function registerPromotionCommands(program: Command, ctx: CliContext): vo
       const g = ctx.globals(cmd);
       const rt = await ctx.runtime(g);
       const rec = await approve(rt, cliActor(rt.policy, ctx.env), { ref, ...opts });
-      const promoted = await autoPromote(rt, rec.image.digest, await promotionHooks(rt));
+      const promoted = await autoPromote(rt, rec.image.digest, await hooksFor(ctx, rt));
       emit(ctx.w, g.output, { evidence: rec.evidence, promoted }, {
         text: () => `${opts.reject ? 'rejected' : 'approved'} ${rec.evidence.type} for ${opts.stage}: ${rec.image.repository}@${rec.image.digest}\n`,
       });
@@ -100,7 +111,7 @@ export function registerPromotionCommands(program: Command, ctx: CliContext): vo
       if (!stage) throw new SluiceError('STAGE_UNKNOWN', 'invalid-input', `unknown stage "${opts.stage}"`);
       const image = await resolveStageImage(rt, ref, previousStageOf(rt.policy, stage) ?? stage);
       const actor = cliActor(rt.policy, ctx.env);
-      const hooks = await promotionHooks(rt);
+      const hooks = await hooksFor(ctx, rt);
       const { result } = await checkGate(rt, image, stage, actor.name, hooks, { willSign: !!stage.sign });
       emit(ctx.w, g.output, result, { text: () => gateTable(result) });
       if (!result.passed) throw new SluiceError('GATE_FAILED', 'policy-violation', `gate of ${stage.name} not passed`, { reported: true });
@@ -116,7 +127,7 @@ export function registerPromotionCommands(program: Command, ctx: CliContext): vo
     .action(async (ref: string, opts: { to: string; dryRun?: boolean; force?: boolean }, cmd: Command) => {
       const g = ctx.globals(cmd);
       const rt = await ctx.runtime(g);
-      const out = await promote(rt, cliActor(rt.policy, ctx.env), { ref, to: opts.to, ...(opts.dryRun ? { dryRun: true } : {}), ...(opts.force ? { force: true } : {}) }, await promotionHooks(rt));
+      const out = await promote(rt, cliActor(rt.policy, ctx.env), { ref, to: opts.to, ...(opts.dryRun ? { dryRun: true } : {}), ...(opts.force ? { force: true } : {}) }, await hooksFor(ctx, rt));
       emit(ctx.w, g.output, out, {
         text: () => {
           if (out.status === 'dry-run') return gateTable(out.gate) + `would copy to ${out.target}:${out.versionTag} and move ${out.stageTags.join(', ')}\n`;
@@ -135,7 +146,7 @@ export function registerPromotionCommands(program: Command, ctx: CliContext): vo
     .action(async (image: string, opts: { stage: string }, cmd: Command) => {
       const g = ctx.globals(cmd);
       const rt = await ctx.runtime(g);
-      const out = await rollback(rt, cliActor(rt.policy, ctx.env), { image, stage: opts.stage }, await promotionHooks(rt));
+      const out = await rollback(rt, cliActor(rt.policy, ctx.env), { image, stage: opts.stage }, await hooksFor(ctx, rt));
       emit(ctx.w, g.output, out, { text: () => `${out.target}:${opts.stage} now ${out.to} (was ${out.from})\n` });
     });
 
@@ -147,7 +158,7 @@ export function registerPromotionCommands(program: Command, ctx: CliContext): vo
     .action(async (ref: string, opts: { key?: string[] }, cmd: Command) => {
       const g = ctx.globals(cmd);
       const rt = await ctx.runtime(g);
-      const report = await verifyDeployable(rt, ref, await promotionHooks(rt), opts.key ? { keys: opts.key } : {});
+      const report = await verifyDeployable(rt, ref, await hooksFor(ctx, rt), opts.key ? { keys: opts.key } : {});
       emit(ctx.w, g.output, report, {
         rows: report.checks,
         columns: [
@@ -195,7 +206,7 @@ export function registerPromotionCommands(program: Command, ctx: CliContext): vo
     .action(async (_opts: unknown, cmd: Command) => {
       const g = ctx.globals(cmd);
       const rt = await ctx.runtime(g);
-      const results = await runScheduledPromotions(rt, (name) => actorFromPolicy(rt.policy, name), await promotionHooks(rt));
+      const results = await runScheduledPromotions(rt, (name) => actorFromPolicy(rt.policy, name), await hooksFor(ctx, rt));
       emit(ctx.w, g.output, results, {
         rows: results,
         columns: [
