@@ -7,6 +7,7 @@ import { registerConfigCommands } from './commands/config.ts';
 import { registerInventoryCommands } from './commands/inventory.ts';
 import { registerPromotionCommands } from './commands/promotion.ts';
 import { registerRegistryCommands } from './commands/registry.ts';
+import { registerServerCommands } from './commands/server.ts';
 import { registerSigningCommands } from './commands/signing.ts';
 
 export const VERSION = '0.1.0';
@@ -30,6 +31,7 @@ export function buildProgram(ctx: CliContext): Command {
   registerSigningCommands(program, ctx);
   registerConfigCommands(program, ctx);
   registerInventoryCommands(program, ctx);
+  registerServerCommands(program, ctx);
   registerPromotionCommands(program, ctx);
   const override = (c: Command) => {
     c.exitOverride();

@@ -52,6 +52,7 @@ export interface OciErrorBody {
 }
 
 const MAX_PAGES = 100_000;
+const MAX_REFERRER_PAGES = 100;
 const LIST_BODY_LIMIT = 64 * 1024 * 1024;
 
 function isLoopbackHost(host: string): boolean {
@@ -772,6 +773,10 @@ export class RegistryClient {
       const url = new URL(next, this.baseUrl());
       if (url.origin !== this.baseUrl().origin || seen.has(url.href)) {
         throw this.integrity('PAGINATION_INVALID', 'referrers next page link is invalid or repeats', repository, digest);
+      }
+      // A registry that pages forever must not keep us reading: more than any real image has.
+      if (seen.size >= MAX_REFERRER_PAGES) {
+        throw this.integrity('PAGINATION_RUNAWAY', `referrers of ${digest} did not end after ${MAX_REFERRER_PAGES} pages`, repository, digest);
       }
       seen.add(url.href);
       const page = await this.call({

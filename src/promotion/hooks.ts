@@ -47,7 +47,7 @@ export async function promotionHooks(rt: Runtime, options: { onDelivery?: (r: De
         const keys = await keySet(rt, refs);
         const result = await verifyImage(rt.pool, { registry: loc.registry, repository: loc.repository, digest: loc.digest }, keys, {
           audit: async (entry) => {
-            await rt.audit(rt.store, { actor: 'system:promotion', action: entry.action, repository: entry.repository, digest: entry.digest, reason: entry.reason ?? null, result: entry.result, details: {} });
+            await rt.audit(rt.store, { actor: 'system:promotion', action: entry.action, repository: entry.repository, digest: entry.digest, reason: entry.reason ?? null, result: entry.result, details: entry.details });
           },
         });
         if (result.valid.length > 0) return { valid: true, reason: 'verified', keyIds: [...new Set(result.valid.map((v) => v.keyId))] };
@@ -61,7 +61,7 @@ export async function promotionHooks(rt: Runtime, options: { onDelivery?: (r: De
       const signer = await parseKeyRef(keySource(rt, ref, rt.env), { env: rt.env });
       await signImage(rt.pool, { registry: loc.registry, repository: loc.repository, digest: loc.digest }, signer, {
         audit: async (entry) => {
-          await rt.audit(rt.store, { actor: 'system:promotion', action: entry.action, repository: entry.repository, digest: entry.digest, reason: entry.reason ?? null, result: entry.result, details: {} });
+          await rt.audit(rt.store, { actor: 'system:promotion', action: entry.action, repository: entry.repository, digest: entry.digest, reason: entry.reason ?? null, result: entry.result, details: entry.details });
         },
       });
     },

@@ -123,6 +123,16 @@ function decodeSignature(signatureB64: unknown): { ok: true; der: Buffer } | Ver
 }
 
 /**
+ * Why a signature annotation cannot be an ECDSA P-256 DER signature (not base64, not DER,
+ * truncated), or undefined when it is well-formed. Lets a caller reject it before fetching
+ * the payload it claims to sign.
+ */
+export function signatureEncodingProblem(signatureB64: unknown): VerifyFailure | undefined {
+  const r = decodeSignature(signatureB64);
+  return r.ok ? undefined : r;
+}
+
+/**
  * Verifies one signature of cosign's legacy layout (`sha256-<hex>.sig`: payload blob plus
  * signature annotation). See the module comment for what is required.
  */

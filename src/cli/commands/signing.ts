@@ -93,7 +93,10 @@ export function registerSigningCommands(program: Command, ctx: CliContext): void
           { header: 'DIGEST', value: (r) => (g.output === 'wide' ? r.digest : shortDigest(r.digest)) },
           { header: 'KEY', value: (r) => r.keyId.slice(0, 16) },
           { header: 'SIGNATURES', value: (r) => r.signatures },
-          { header: 'STORED', value: (r) => `${r.signatureTag}${r.referrer ? ` + referrer ${shortDigest(r.referrer.digest)}` : ''}` },
+          {
+            header: 'STORED',
+            value: (r) => `${r.signatureTag}${r.referrer ? ` + referrer ${shortDigest(r.referrer.digest)}` : ''}`,
+          },
           { header: 'PAYLOAD DIGEST', value: (r) => r.payloadDigest, wide: true },
         ],
         name: (r) => r.reference,
