@@ -141,7 +141,7 @@ forEachEngine('refuses to start on a database migrated by a newer version', asyn
     assert.ok(isSluiceError(err, 'STORE_SCHEMA_NEWER'), String(err));
     assert.equal(err.category, 'conflict');
     assert.match(err.message, /migration 0099 \(from_the_future\)/);
-    assert.match(err.message, /up to 0002/);
+    assert.match(err.message, new RegExp(`up to ${String(MIGRATIONS.length).padStart(4, '0')}`));
     return true;
   });
 });
@@ -174,7 +174,7 @@ forEachEngine('a failing migration leaves nothing half-applied', async ({ store,
   ];
   await assert.rejects(openStore({ url: db.url, migrations: broken }), (err) => {
     assert.ok(isSluiceError(err, 'STORE_MIGRATION_FAILED'), String(err));
-    assert.match(err.message, /migration 0003 \(broken\) failed/);
+    assert.match(err.message, new RegExp(`migration ${String(MIGRATIONS.length + 1).padStart(4, '0')} \\(broken\\) failed`));
     return true;
   });
   assert.ok(!(await tableNames(store)).includes('half_done'));
