@@ -25,14 +25,26 @@ export async function markEventSeen(h: StoreHandle, source: string, eventId: str
 }
 
 /** Deletes delivery ids received before `now - olderThanMs`; returns how many. */
-export async function purgeSeenEvents(h: StoreHandle, now: number, olderThanMs = EVENTS_SEEN_RETENTION_MS): Promise<number> {
-  const result = await h.db.deleteFrom('events_seen').where('received_at', '<', now - olderThanMs).executeTakeFirst();
+export async function purgeSeenEvents(
+  h: StoreHandle,
+  now: number,
+  olderThanMs = EVENTS_SEEN_RETENTION_MS,
+): Promise<number> {
+  const result = await h.db
+    .deleteFrom('events_seen')
+    .where('received_at', '<', now - olderThanMs)
+    .executeTakeFirst();
   return Number(result.numDeletedRows);
 }
 
 export type EventOutcome =
   /** The registry was re-read; `changes` says what differed. */
   | 'refreshed'
+  /**
+   * The pushed digest is there but the tag does not name it yet: Distribution sends the push
+   * event when the manifest is stored and links the tag just after. Apply again shortly.
+   */
+  | 'tag-pending'
   /** The event names something the registry does not have, in a repository the inventory does not know. */
   | 'absent'
   | 'pull-recorded'
@@ -44,8 +56,18 @@ export interface AppliedEvent {
   changes: TagChange[];
 }
 
-/** Applies one event of registry `reg` (already authenticated, deduplicated and owned). */
-export async function applyRegistryEvent(deps: InventoryDeps, reg: RegistryRef, ev: RegistryEvent): Promise<AppliedEvent> {
+/**
+ * Applies one event of registry `reg` (already authenticated, deduplicated and owned). With
+ * `final: false`, a push whose tag does not name the pushed digest yet while the digest
+ * exists yields `tag-pending` and changes nothing; the caller retries, and applies with
+ * `final: true` (the default) last, which stores whatever the registry says then.
+ */
+export async function applyRegistryEvent(
+  deps: InventoryDeps,
+  reg: RegistryRef,
+  ev: RegistryEvent,
+  options: { final?: boolean } = {},
+): Promise<AppliedEvent> {
   if (ev.action === 'pull') {
     let digest = ev.digest;
     if (!digest && ev.tag) {
@@ -65,6 +87,12 @@ export async function applyRegistryEvent(deps: InventoryDeps, reg: RegistryRef, 
   if (ev.action === 'scan') return { outcome: 'skipped', changes: [] };
   const ref = { ...(ev.tag ? { tag: ev.tag } : {}), ...(ev.digest ? { digest: ev.digest } : {}) };
   if (!ref.tag && !ref.digest) return { outcome: 'skipped', changes: [] };
+  const client = deps.client(reg.host);
+  if (options.final === false && ev.action === 'push' && ref.tag && ref.digest) {
+    const tagged = await client.headManifest(ev.repository, ref.tag);
+    if (tagged?.digest !== ref.digest && (await client.headManifest(ev.repository, ref.digest)))
+      return { outcome: 'tag-pending', changes: [] };
+  }
   const known = await deps.store.db
     .selectFrom('repositories')
     .select('name')
@@ -75,7 +103,7 @@ export async function applyRegistryEvent(deps: InventoryDeps, reg: RegistryRef, 
     // Nothing stored to correct: only what the registry really holds may create the repository,
     // so a forged or stale event for a repository that does not exist leaves no trace.
     if (ev.action === 'delete') return { outcome: 'absent', changes: [] };
-    const head = await deps.client(reg.host).headManifest(ev.repository, (ref.tag ?? ref.digest)!);
+    const head = await client.headManifest(ev.repository, (ref.tag ?? ref.digest)!);
     if (!head) return { outcome: 'absent', changes: [] };
   }
   const changes = await refreshReference(deps, reg, ev.repository, ref, `${ev.source} ${ev.action} event`);

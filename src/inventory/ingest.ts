@@ -23,6 +23,7 @@ export interface ManifestRecord {
   baseDigest: string | null;
   baseName: string | null;
   configDigest: string | null;
+  subjectDigest: string | null;
   children: Array<{ digest: string; platform: string | null }>;
   blobs: Array<{ digest: string; size: number; mediaType: string }>;
 }
@@ -62,6 +63,7 @@ async function describe(
     baseDigest: annotations[BASE_DIGEST] ?? null,
     baseName: annotations[BASE_NAME] ?? null,
     configDigest: null,
+    subjectDigest: m.subject?.digest ?? null,
     children: [],
     blobs: [],
   };
@@ -140,6 +142,7 @@ export async function saveManifests(h: StoreHandle, registry: string, records: M
         base_digest: r.baseDigest,
         base_name: r.baseName,
         config_digest: r.configDigest,
+        subject_digest: r.subjectDigest,
         first_seen: now,
         last_seen: now,
       })
@@ -184,6 +187,7 @@ export async function loadManifest(h: StoreHandle, registry: string, digest: str
     baseDigest: row.base_digest,
     baseName: row.base_name,
     configDigest: row.config_digest,
+    subjectDigest: row.subject_digest,
     children: children.map((c) => ({ digest: c.child_digest, platform: c.platform })),
     blobs: [],
   };

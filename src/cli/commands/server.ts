@@ -18,7 +18,7 @@ import { createToken, listTokens, revokeToken, type TokenInfo } from '../../auth
 import { SluiceError } from '../../errors.ts';
 import { DEFAULT_POLICY_FILE, ROLES, parseDuration, renderInitFile } from '../../policy/index.ts';
 import { DEFAULT_TOKEN_LIFETIME } from '../../server/api-routes.ts';
-import { startServer } from '../../server/index.ts';
+import { parseListen, startServer } from '../../server/index.ts';
 import type { CliContext } from '../context.ts';
 import { emit, shortDigest } from '../output.ts';
 
@@ -100,6 +100,7 @@ export function registerServerCommands(program: Command, ctx: CliContext): void 
     .action(async (opts: { listen?: string; logLevel: string; scheduler: boolean; grace: string }, cmd: Command) => {
       const g = ctx.globals(cmd);
       const graceMs = parseDuration(opts.grace);
+      if (opts.listen) parseListen(opts.listen);
       let wroteDefault: string | undefined;
       // The embedded defaults: no policy here and none named, so start from the default one.
       if (g.config === undefined && !existsSync(DEFAULT_POLICY_FILE)) {
