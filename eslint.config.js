@@ -5,6 +5,7 @@ export default tseslint.config(
   { ignores: ['node_modules/', '.sluice/', 'coverage/', 'bench/results/'] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
+  { files: ['bin/*.js'], languageOptions: { globals: { process: 'readonly' } } },
   {
     files: ['**/*.ts'],
     rules: {
@@ -20,7 +21,11 @@ export default tseslint.config(
     rules: {
       'no-restricted-imports': [
         'error',
-        { patterns: [{ group: ['**/cli/**', '**/server/**'], message: 'domain modules must not import the CLI or the server' }] },
+        {
+          patterns: [
+            { group: ['**/cli/**', '**/server/**'], message: 'domain modules must not import the CLI or the server' },
+          ],
+        },
       ],
     },
   },

@@ -8,7 +8,7 @@ import { isAbsolute, resolve } from 'node:path';
 import { appendAudit, SyslogForwarder, type AuditInput, type AuditRecord, type AuditSink } from './audit/index.ts';
 import { SluiceError } from './errors.ts';
 import type { InventoryDeps, RegistryRef, RepositoryClass } from './inventory/sync.ts';
-import type { Credential } from './oci/credentials.ts';
+import type { Credential, CredentialSource } from './oci/credentials.ts';
 import { CredentialStore } from './oci/credentials.ts';
 import { RegistryPool, type RegistrySettings } from './oci/pool.ts';
 import {
@@ -44,6 +44,8 @@ export interface Runtime {
   env: NodeJS.ProcessEnv;
   store: Store;
   pool: RegistryPool;
+  /** Registry credentials (policy secrets first, then the user's auth files). */
+  credentials: CredentialSource;
   /** Appends to the hash-chained audit log (inside `h`'s transaction when it is one). */
   audit(h: Store | StoreTx, input: AuditInput): Promise<AuditRecord>;
   inventory: InventoryDeps;
@@ -67,15 +69,25 @@ export async function registrySettings(
   const settings: Record<string, RegistrySettings> = {};
   const credentials: Record<string, Credential> = {};
   for (const r of policy.registries) {
-    const s: RegistrySettings = { url: r.url, insecure: r.insecure, concurrency: r.concurrency, referrers: r.referrers };
+    const s: RegistrySettings = {
+      url: r.url,
+      insecure: r.insecure,
+      concurrency: r.concurrency,
+      referrers: r.referrers,
+    };
     if (r.caFile) {
       const path = isAbsolute(r.caFile) ? r.caFile : resolve(policy.baseDir, r.caFile);
       try {
         s.caPem = await readFile(path, 'utf8');
       } catch (err) {
-        throw new SluiceError('CA_FILE_UNREADABLE', 'invalid-input', `registry ${r.name}: cannot read caFile ${path}: ${(err as Error).message}`, {
-          registry: r.name,
-        });
+        throw new SluiceError(
+          'CA_FILE_UNREADABLE',
+          'invalid-input',
+          `registry ${r.name}: cannot read caFile ${path}: ${(err as Error).message}`,
+          {
+            registry: r.name,
+          },
+        );
       }
     }
     settings[r.host] = s;
@@ -99,9 +111,10 @@ export async function openRuntime(options: RuntimeOptions = {}): Promise<Runtime
   const policy = await loadPolicy(policyPath);
   const { settings, credentials } = await registrySettings(policy, env);
   const credEnv = options.authFile ? { ...env, REGISTRY_AUTH_FILE: options.authFile } : env;
+  const credentialStore = new CredentialStore({ env: credEnv, explicit: credentials });
   const pool = new RegistryPool({
     registries: settings,
-    credentials: new CredentialStore({ env: credEnv, explicit: credentials }),
+    credentials: credentialStore,
     defaults: options.registryDefaults,
   });
   const clock = options.clock ?? (() => new Date());
@@ -136,6 +149,7 @@ export async function openRuntime(options: RuntimeOptions = {}): Promise<Runtime
     env,
     store,
     pool,
+    credentials: credentialStore,
     audit,
     inventory,
     registries,

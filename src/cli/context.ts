@@ -67,7 +67,11 @@ export class CliContext {
       try {
         defaults.caPem = readFileSync(g.caFile, 'utf8');
       } catch (err) {
-        throw new SluiceError('CA_FILE_UNREADABLE', 'invalid-input', `cannot read --ca-file ${g.caFile}: ${(err as Error).message}`);
+        throw new SluiceError(
+          'CA_FILE_UNREADABLE',
+          'invalid-input',
+          `cannot read --ca-file ${g.caFile}: ${(err as Error).message}`,
+        );
       }
     }
     return defaults;

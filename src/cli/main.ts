@@ -1,6 +1,7 @@
 /** The `sluice` command line: global flags, command registration, error → exit code. */
 import { Command, CommanderError, Option } from 'commander';
-import { SluiceError, asSluiceError, exitCodeFor } from '../errors.ts';
+import type { SluiceError } from '../errors.ts';
+import { asSluiceError, exitCodeFor } from '../errors.ts';
 import { CliContext } from './context.ts';
 import { OUTPUT_FORMATS, stdio, type Writer } from './output.ts';
 import { registerConfigCommands } from './commands/config.ts';
@@ -18,7 +19,9 @@ export function buildProgram(ctx: CliContext): Command {
     .name('sluice')
     .description('Container image lifecycle manager: promotion, retention, vulnerabilities, signing and audit')
     .version(VERSION)
-    .addOption(new Option('-o, --output <format>', 'output format').choices(OUTPUT_FORMATS as string[]).default('table'))
+    .addOption(
+      new Option('-o, --output <format>', 'output format').choices(OUTPUT_FORMATS as string[]).default('table'),
+    )
     .option('--insecure', 'allow plain http and unverified TLS for registries that are not on loopback')
     .option('--ca-file <path>', 'trust this CA bundle (PEM) for registries')
     .option('--authfile <path>', 'registry credentials file (containers auth.json / docker config.json format)')
@@ -62,13 +65,17 @@ function reportError(w: Writer, err: SluiceError, json: boolean): void {
 export async function main(argv: string[], w: Writer = stdio, env: NodeJS.ProcessEnv = process.env): Promise<number> {
   const ctx = new CliContext(w, env);
   const program = buildProgram(ctx);
-  const json = argv.some((a, i) => (a === '-o' || a === '--output') && argv[i + 1] === 'json') || argv.includes('--output=json') || argv.includes('-ojson');
+  const json =
+    argv.some((a, i) => (a === '-o' || a === '--output') && argv[i + 1] === 'json') ||
+    argv.includes('--output=json') ||
+    argv.includes('-ojson');
   try {
     await program.parseAsync(argv, { from: 'user' });
     return 0;
   } catch (err) {
     if (err instanceof CommanderError) {
-      if (err.code === 'commander.helpDisplayed' || err.code === 'commander.version' || err.code === 'commander.help') return 0;
+      if (err.code === 'commander.helpDisplayed' || err.code === 'commander.version' || err.code === 'commander.help')
+        return 0;
       return 2;
     }
     const e = asSluiceError(err);

@@ -11,7 +11,11 @@ export const OUTPUT_FORMATS: readonly OutputFormat[] = ['table', 'wide', 'json',
 
 export function parseOutputFormat(value: string): OutputFormat {
   if (!(OUTPUT_FORMATS as readonly string[]).includes(value)) {
-    throw new SluiceError('USAGE', 'usage', `unknown output format "${value}" (use one of: ${OUTPUT_FORMATS.join(', ')})`);
+    throw new SluiceError(
+      'USAGE',
+      'usage',
+      `unknown output format "${value}" (use one of: ${OUTPUT_FORMATS.join(', ')})`,
+    );
   }
   return value as OutputFormat;
 }

@@ -13,7 +13,11 @@ export interface ProgressSink {
 
 const silent: ProgressSink = { addTotal() {}, addDone() {}, itemDone() {}, finish() {} };
 
-export function createProgress(label: string, enabled: boolean, stream: NodeJS.WriteStream = process.stderr): ProgressSink {
+export function createProgress(
+  label: string,
+  enabled: boolean,
+  stream: NodeJS.WriteStream = process.stderr,
+): ProgressSink {
   if (!enabled || !stream.isTTY || process.env.TERM === 'dumb') return silent;
   let totalBytes = 0;
   let doneBytes = 0;

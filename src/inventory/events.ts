@@ -66,7 +66,10 @@ function checkDigest(source: EventSource, digest: string | undefined, where: str
 function checkRepository(source: EventSource, repo: unknown, where: string): string {
   const r = str(repo);
   if (!r) throw invalid(source, `${where} is missing`);
-  if (r.length > 255 || !/^[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*(?:\/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*$/.test(r)) {
+  if (
+    r.length > 255 ||
+    !/^[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*(?:\/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*$/.test(r)
+  ) {
     throw invalid(source, `${where} "${r.slice(0, 80)}" is not a valid repository name`);
   }
   return r;
@@ -97,7 +100,8 @@ export function parseDistributionEnvelope(body: unknown, now = new Date()): Regi
     if (mediaType && !MANIFEST_TYPES.includes(mediaType)) return;
     const request = obj(e.request) ?? {};
     // Sluice's own reads (HEAD during reconciliation) must not count as pulls.
-    if (action === 'pull' && (str(request.method) === 'HEAD' || /\bsluice\//.test(str(request.useragent) ?? ''))) return;
+    if (action === 'pull' && (str(request.method) === 'HEAD' || /\bsluice\//.test(str(request.useragent) ?? '')))
+      return;
     const ev: RegistryEvent = {
       source: 'distribution',
       id,
@@ -132,7 +136,11 @@ export function parseQuayNotification(body: unknown, now = new Date()): Registry
   if (Array.isArray(updated)) tags = updated.filter((t): t is string => typeof t === 'string');
   else if (obj(updated)) tags = Object.keys(updated as object);
   else if (b.vulnerability !== undefined || b.vulnerabilities !== undefined) tags = [];
-  else throw invalid('quay', 'neither updated_tags nor vulnerability present (only repo_push and vulnerability_found are handled)');
+  else
+    throw invalid(
+      'quay',
+      'neither updated_tags nor vulnerability present (only repo_push and vulnerability_found are handled)',
+    );
   if (tags.length > MAX_EVENTS_PER_DELIVERY) throw invalid('quay', `${tags.length} tags in one delivery`);
   const host = str(b.docker_url)?.split('/')[0];
   // Quay sends no event id; tag + time bucket makes retries of the same push collapse.
@@ -192,9 +200,14 @@ export function parseHarborWebhook(body: unknown, now = new Date()): RegistryEve
   if (!data) throw invalid('harbor', `${cloud ? 'data' : 'event_data'} is missing`);
   const repo = obj(data.repository);
   if (!repo) throw invalid('harbor', 'repository is missing');
-  const repository = checkRepository('harbor', repo.repo_full_name ?? (repo.namespace && repo.name ? `${String(repo.namespace)}/${String(repo.name)}` : undefined), 'repository.repo_full_name');
+  const repository = checkRepository(
+    'harbor',
+    repo.repo_full_name ?? (repo.namespace && repo.name ? `${String(repo.namespace)}/${String(repo.name)}` : undefined),
+    'repository.repo_full_name',
+  );
   const resources = Array.isArray(data.resources) ? data.resources : [];
-  if (resources.length > MAX_EVENTS_PER_DELIVERY) throw invalid('harbor', `${resources.length} resources in one delivery`);
+  if (resources.length > MAX_EVENTS_PER_DELIVERY)
+    throw invalid('harbor', `${resources.length} resources in one delivery`);
   const at = cloud ? date(b.time, now) : date(b.occur_at, now);
   const actor = str(cloud ? b.operator : b.operator);
   const baseId = str(b.id) ?? `${type}:${at.getTime()}`;

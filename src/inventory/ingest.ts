@@ -29,7 +29,10 @@ export interface ManifestRecord {
 }
 
 function isImageConfig(mediaType: string): boolean {
-  return mediaType === 'application/vnd.oci.image.config.v1+json' || mediaType === 'application/vnd.docker.container.image.v1+json';
+  return (
+    mediaType === 'application/vnd.oci.image.config.v1+json' ||
+    mediaType === 'application/vnd.docker.container.image.v1+json'
+  );
 }
 
 /** Fetches `digest` (already known to exist) and everything below it that the store lacks. */
@@ -80,7 +83,13 @@ async function describe(
         const created = cfg.created ? Date.parse(cfg.created) : NaN;
         rec.created = Number.isNaN(created) ? null : created;
         if (cfg.os && cfg.architecture) {
-          rec.platforms = [formatPlatform({ os: cfg.os, architecture: cfg.architecture, ...(cfg.variant ? { variant: cfg.variant } : {}) })];
+          rec.platforms = [
+            formatPlatform({
+              os: cfg.os,
+              architecture: cfg.architecture,
+              ...(cfg.variant ? { variant: cfg.variant } : {}),
+            }),
+          ];
         }
         rec.baseDigest ??= cfg.labels[BASE_DIGEST] ?? null;
         rec.baseName ??= cfg.labels[BASE_NAME] ?? null;
@@ -98,13 +107,17 @@ async function describe(
   });
   for (const c of children) {
     records.push(...c.fresh);
-    rec.children.push({ digest: c.descriptor.digest, platform: c.descriptor.platform ? formatPlatform(c.descriptor.platform) : null });
+    rec.children.push({
+      digest: c.descriptor.digest,
+      platform: c.descriptor.platform ? formatPlatform(c.descriptor.platform) : null,
+    });
     rec.size += c.record.size;
     if (c.descriptor.platform) rec.platforms.push(formatPlatform(c.descriptor.platform));
   }
   // An index has no config of its own; it reads as its linux/amd64 (else first) image.
   const representative =
-    children.find((c) => c.descriptor.platform?.os === 'linux' && c.descriptor.platform.architecture === 'amd64') ?? children[0];
+    children.find((c) => c.descriptor.platform?.os === 'linux' && c.descriptor.platform.architecture === 'amd64') ??
+    children[0];
   if (representative) {
     rec.labels = representative.record.labels;
     rec.user = representative.record.user;
@@ -116,7 +129,12 @@ async function describe(
 }
 
 /** Stores manifest records (idempotent: a digest's rows are written once). */
-export async function saveManifests(h: StoreHandle, registry: string, records: ManifestRecord[], now: number): Promise<void> {
+export async function saveManifests(
+  h: StoreHandle,
+  registry: string,
+  records: ManifestRecord[],
+  now: number,
+): Promise<void> {
   for (const r of records) {
     const exists = await h.db
       .selectFrom('manifests')
@@ -125,7 +143,12 @@ export async function saveManifests(h: StoreHandle, registry: string, records: M
       .where('digest', '=', r.digest)
       .executeTakeFirst();
     if (exists) {
-      await h.db.updateTable('manifests').set({ last_seen: now }).where('registry', '=', registry).where('digest', '=', r.digest).execute();
+      await h.db
+        .updateTable('manifests')
+        .set({ last_seen: now })
+        .where('registry', '=', registry)
+        .where('digest', '=', r.digest)
+        .execute();
       continue;
     }
     const inserted = await h.db
@@ -167,8 +190,17 @@ export async function saveManifests(h: StoreHandle, registry: string, records: M
   }
 }
 
-export async function loadManifest(h: StoreHandle, registry: string, digest: string): Promise<ManifestRecord | undefined> {
-  const row = await h.db.selectFrom('manifests').selectAll().where('registry', '=', registry).where('digest', '=', digest).executeTakeFirst();
+export async function loadManifest(
+  h: StoreHandle,
+  registry: string,
+  digest: string,
+): Promise<ManifestRecord | undefined> {
+  const row = await h.db
+    .selectFrom('manifests')
+    .selectAll()
+    .where('registry', '=', registry)
+    .where('digest', '=', digest)
+    .executeTakeFirst();
   if (!row) return undefined;
   const children = await h.db
     .selectFrom('manifest_children')

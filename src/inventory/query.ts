@@ -39,7 +39,8 @@ const CATEGORY_LABEL = 'sluice.dev/category';
 function parseLabelFilters(labels: string[] = []): Array<[string, string | undefined]> {
   return labels.map((l) => {
     const eq = l.indexOf('=');
-    if (eq === 0) throw new SluiceError('LABEL_FILTER_INVALID', 'usage', `label filter "${l}" has no key (use key=value)`);
+    if (eq === 0)
+      throw new SluiceError('LABEL_FILTER_INVALID', 'usage', `label filter "${l}" has no key (use key=value)`);
     return eq < 0 ? [l, undefined] : [l.slice(0, eq), l.slice(eq + 1)];
   });
 }
@@ -49,7 +50,9 @@ export async function listImages(h: StoreHandle, filter: ImageFilter = {}): Prom
   const rows = await h.db
     .selectFrom('repository_manifests as rm')
     .innerJoin('manifests as m', (j) => j.onRef('m.registry', '=', 'rm.registry').onRef('m.digest', '=', 'rm.digest'))
-    .innerJoin('repositories as r', (j) => j.onRef('r.registry', '=', 'rm.registry').onRef('r.name', '=', 'rm.repository'))
+    .innerJoin('repositories as r', (j) =>
+      j.onRef('r.registry', '=', 'rm.registry').onRef('r.name', '=', 'rm.repository'),
+    )
     .select([
       'rm.registry',
       'rm.repository',
@@ -91,7 +94,9 @@ export async function listImages(h: StoreHandle, filter: ImageFilter = {}): Prom
     tagsOf.set(key, list);
   }
   const children = new Set(
-    (await h.db.selectFrom('manifest_children').select(['registry', 'child_digest']).execute()).map((c) => `${c.registry}\u0000${c.child_digest}`),
+    (await h.db.selectFrom('manifest_children').select(['registry', 'child_digest']).execute()).map(
+      (c) => `${c.registry}\u0000${c.child_digest}`,
+    ),
   );
   const out: ImageRow[] = [];
   for (const r of rows) {
@@ -172,21 +177,33 @@ export async function showImage(
   const rows = await listImages(h, { registry: where.registry, repository: where.repository, all: true });
   const row = rows.find((r) => r.digest === digest);
   if (!row) {
-    throw new SluiceError('IMAGE_NOT_IN_INVENTORY', 'not-found', `${where.repository}@${digest} is not in the inventory of ${where.registry}`, {
-      registry: where.registry,
-      repository: where.repository,
-      digest,
-    });
+    throw new SluiceError(
+      'IMAGE_NOT_IN_INVENTORY',
+      'not-found',
+      `${where.repository}@${digest} is not in the inventory of ${where.registry}`,
+      {
+        registry: where.registry,
+        repository: where.repository,
+        digest,
+      },
+    );
   }
   const held = await h.db
     .selectFrom('repository_manifests as rm')
-    .innerJoin('repositories as r', (j) => j.onRef('r.registry', '=', 'rm.registry').onRef('r.name', '=', 'rm.repository'))
+    .innerJoin('repositories as r', (j) =>
+      j.onRef('r.registry', '=', 'rm.registry').onRef('r.name', '=', 'rm.repository'),
+    )
     .select(['rm.registry', 'rm.repository', 'r.team', 'r.stage'])
     .where('rm.digest', '=', digest)
     .orderBy('rm.registry')
     .orderBy('rm.repository')
     .execute();
-  const tags = await h.db.selectFrom('tags').select(['registry', 'repository', 'tag']).where('digest', '=', digest).orderBy('tag').execute();
+  const tags = await h.db
+    .selectFrom('tags')
+    .select(['registry', 'repository', 'tag'])
+    .where('digest', '=', digest)
+    .orderBy('tag')
+    .execute();
   const locations = held.map((l) => ({
     registry: l.registry,
     repository: l.repository,
@@ -204,7 +221,11 @@ export async function showImage(
     .execute();
   const pullRows = await h.db.selectFrom('pulls').select(['day', 'count']).where('digest', '=', digest).execute();
   const total = pullRows.reduce((n, p) => n + p.count, 0);
-  const last = pullRows.map((p) => p.day).sort().at(-1) ?? null;
+  const last =
+    pullRows
+      .map((p) => p.day)
+      .sort()
+      .at(-1) ?? null;
   return {
     ...row,
     locations,

@@ -28,7 +28,14 @@ export interface InventoryDeps {
   /** Why a change to this tag breaks immutability (a version tag in an immutable stage), if it does. */
   immutableTagViolation?: (repository: string, tag: string) => string | undefined;
   /** Alerting for such violations (notifications, metrics). */
-  onViolation?: (v: { repository: string; tag: string; change: string; digest: string; previous: string | null; reason: string }) => void;
+  onViolation?: (v: {
+    repository: string;
+    tag: string;
+    change: string;
+    digest: string;
+    previous: string | null;
+    reason: string;
+  }) => void;
 }
 
 export interface RegistryRef {
@@ -77,12 +84,22 @@ export async function ensureRegistry(h: StoreHandle, reg: RegistryRef, now: numb
     .execute();
 }
 
-async function ensureRepository(h: StoreHandle, reg: RegistryRef, repository: string, cls: RepositoryClass, syncedAt: number | null): Promise<void> {
+async function ensureRepository(
+  h: StoreHandle,
+  reg: RegistryRef,
+  repository: string,
+  cls: RepositoryClass,
+  syncedAt: number | null,
+): Promise<void> {
   const values = { team: cls.team, stage: cls.stage, category: cls.category };
   await h.db
     .insertInto('repositories')
     .values({ registry: reg.name, name: repository, ...values, last_synced_at: syncedAt })
-    .onConflict((oc) => oc.columns(['registry', 'name']).doUpdateSet(syncedAt === null ? values : { ...values, last_synced_at: syncedAt }))
+    .onConflict((oc) =>
+      oc
+        .columns(['registry', 'name'])
+        .doUpdateSet(syncedAt === null ? values : { ...values, last_synced_at: syncedAt }),
+    )
     .execute();
 }
 
@@ -103,9 +120,20 @@ async function closure(h: StoreHandle, registry: string, digests: Iterable<strin
   return out;
 }
 
-async function markHeld(h: StoreHandle, registry: string, repository: string, digests: Iterable<string>, now: number): Promise<void> {
+async function markHeld(
+  h: StoreHandle,
+  registry: string,
+  repository: string,
+  digests: Iterable<string>,
+  now: number,
+): Promise<void> {
   for (const digest of digests) {
-    const known = await h.db.selectFrom('manifests').select('digest').where('registry', '=', registry).where('digest', '=', digest).executeTakeFirst();
+    const known = await h.db
+      .selectFrom('manifests')
+      .select('digest')
+      .where('registry', '=', registry)
+      .where('digest', '=', digest)
+      .executeTakeFirst();
     if (!known) continue;
     await h.db
       .insertInto('repository_manifests')
@@ -116,7 +144,13 @@ async function markHeld(h: StoreHandle, registry: string, repository: string, di
 }
 
 /** Reads manifests the store lacks; returns the new records. */
-async function fetchUnknown(deps: InventoryDeps, reg: RegistryRef, client: RegistryClient, repository: string, digests: Iterable<string>): Promise<ManifestRecord[]> {
+async function fetchUnknown(
+  deps: InventoryDeps,
+  reg: RegistryRef,
+  client: RegistryClient,
+  repository: string,
+  digests: Iterable<string>,
+): Promise<ManifestRecord[]> {
   const fresh = new Map<string, ManifestRecord>();
   const known = async (d: string) => fresh.get(d) ?? (await loadManifest(deps.store, reg.name, d));
   for (const digest of digests) {
@@ -182,12 +216,20 @@ async function applyTagState(
   }
   for (const [tag, digest] of before) {
     if (current.has(tag)) continue;
-    await tx.db.deleteFrom('tags').where('registry', '=', reg.name).where('repository', '=', repository).where('tag', '=', tag).execute();
+    await tx.db
+      .deleteFrom('tags')
+      .where('registry', '=', reg.name)
+      .where('repository', '=', repository)
+      .where('tag', '=', tag)
+      .execute();
     changes.push({ repository, tag, change: 'deleted', digest });
   }
   for (const c of changes) await deps.audit(tx, auditTagChange(reg, c, reason));
   for (const c of changes) {
-    const violation = c.change !== 'created' && !reason.startsWith('promotion') ? deps.immutableTagViolation?.(repository, c.tag) : undefined;
+    const violation =
+      c.change !== 'created' && !reason.startsWith('promotion')
+        ? deps.immutableTagViolation?.(repository, c.tag)
+        : undefined;
     if (violation) {
       // Someone moved or removed a version tag behind Sluice's back in an immutable stage.
       await deps.audit(tx, {
@@ -200,14 +242,25 @@ async function applyTagState(
         result: 'failure',
         details: { change: c.change, previous: c.previous ?? null },
       });
-      deps.onViolation?.({ repository, tag: c.tag, change: c.change, digest: c.digest, previous: c.previous ?? null, reason: violation });
+      deps.onViolation?.({
+        repository,
+        tag: c.tag,
+        change: c.change,
+        digest: c.digest,
+        previous: c.previous ?? null,
+        reason: violation,
+      });
     }
   }
   return changes;
 }
 
 /** Syncs one repository completely. */
-export async function syncRepository(deps: InventoryDeps, reg: RegistryRef, repository: string): Promise<RepositorySyncReport> {
+export async function syncRepository(
+  deps: InventoryDeps,
+  reg: RegistryRef,
+  repository: string,
+): Promise<RepositorySyncReport> {
   const client = deps.client(reg.host);
   let tags: string[];
   let gone = false;
@@ -219,7 +272,11 @@ export async function syncRepository(deps: InventoryDeps, reg: RegistryRef, repo
     tags = [];
     gone = true;
   }
-  const heads = await mapLimit(tags, 8, async (tag) => [tag, (await client.headManifest(repository, tag))?.digest] as const);
+  const heads = await mapLimit(
+    tags,
+    8,
+    async (tag) => [tag, (await client.headManifest(repository, tag))?.digest] as const,
+  );
   const current = new Map<string, string>();
   for (const [tag, digest] of heads) if (digest) current.set(tag, digest);
   const records = await fetchUnknown(deps, reg, client, repository, new Set(current.values()));
@@ -257,12 +314,22 @@ export async function syncRepository(deps: InventoryDeps, reg: RegistryRef, repo
         .execute();
     }
     const changes = await applyTagState(deps, tx, reg, repository, current, 'all', 'observed by sync');
-    return { repository, tags: current.size, manifestsFetched: records.length, changes, ...(gone ? { removed: true } : {}) };
+    return {
+      repository,
+      tags: current.size,
+      manifestsFetched: records.length,
+      changes,
+      ...(gone ? { removed: true } : {}),
+    };
   });
 }
 
 /** Syncs every repository of a registry's catalog; repositories gone from it are removed. */
-export async function syncRegistry(deps: InventoryDeps, reg: RegistryRef, options: { concurrency?: number } = {}): Promise<SyncReport> {
+export async function syncRegistry(
+  deps: InventoryDeps,
+  reg: RegistryRef,
+  options: { concurrency?: number } = {},
+): Promise<SyncReport> {
   const started = performance.now();
   const client = deps.client(reg.host);
   const catalog = await client.catalog();
@@ -293,7 +360,11 @@ export async function syncRegistry(deps: InventoryDeps, reg: RegistryRef, option
   });
   // Repositories the catalog no longer lists: their tags are gone.
   const listed = new Set(catalog);
-  const stored = await deps.store.db.selectFrom('repositories').select('name').where('registry', '=', reg.name).execute();
+  const stored = await deps.store.db
+    .selectFrom('repositories')
+    .select('name')
+    .where('registry', '=', reg.name)
+    .execute();
   for (const { name } of stored) {
     if (listed.has(name)) continue;
     await deps.store.transaction(async (tx) => {
@@ -349,11 +420,8 @@ export async function refreshReference(
     if (head) current.set(tag, head.digest);
   }
   const digests = new Set(current.values());
-  let digestPresent = false;
-  if (ref.digest && !digests.has(ref.digest)) {
-    digestPresent = !!(await client.headManifest(repository, ref.digest));
-    if (digestPresent) digests.add(ref.digest);
-  }
+  if (ref.digest && !digests.has(ref.digest) && (await client.headManifest(repository, ref.digest)))
+    digests.add(ref.digest);
   const records = await fetchUnknown(deps, reg, client, repository, digests);
   return deps.store.transaction(async (tx) => {
     await ensureRegistry(tx, reg, now);
@@ -373,7 +441,14 @@ export async function refreshReference(
 }
 
 /** Counts a pull of a digest on its UTC day. */
-export async function recordPull(store: Store, registry: string, repository: string, digest: string, at: Date, count = 1): Promise<void> {
+export async function recordPull(
+  store: Store,
+  registry: string,
+  repository: string,
+  digest: string,
+  at: Date,
+  count = 1,
+): Promise<void> {
   const day = at.toISOString().slice(0, 10);
   await store.transaction(async (tx) => {
     const row = await tx.db
@@ -400,5 +475,7 @@ export async function recordPull(store: Store, registry: string, repository: str
 }
 
 export function registryNotConfigured(host: string): SluiceError {
-  return new SluiceError('REGISTRY_UNKNOWN', 'not-found', `registry ${host} is not configured in the policy`, { registry: host });
+  return new SluiceError('REGISTRY_UNKNOWN', 'not-found', `registry ${host} is not configured in the policy`, {
+    registry: host,
+  });
 }

@@ -57,7 +57,8 @@ export function parseWwwAuthenticate(header: string): Challenge[] {
         i++;
         // A comma may separate params or start the next challenge; peek for "scheme " without "=".
         const rest = s.slice(i);
-        if (/^\s*[A-Za-z][A-Za-z0-9_-]*\s+[A-Za-z0-9_-]+\s*=/.test(rest) || /^\s*[A-Za-z][A-Za-z0-9_-]*\s*$/.test(rest)) break;
+        if (/^\s*[A-Za-z][A-Za-z0-9_-]*\s+[A-Za-z0-9_-]+\s*=/.test(rest) || /^\s*[A-Za-z][A-Za-z0-9_-]*\s*$/.test(rest))
+          break;
       }
     }
     challenges.push(challenge);
@@ -167,17 +168,27 @@ export class Authenticator {
 
   private setRealm(realm: string | undefined): void {
     if (!realm) {
-      throw new SluiceError('AUTH_CHALLENGE_INVALID', 'integrity', `${this.opts.registry} sent a Bearer challenge without a realm`, {
-        registry: this.opts.registry,
-      });
+      throw new SluiceError(
+        'AUTH_CHALLENGE_INVALID',
+        'integrity',
+        `${this.opts.registry} sent a Bearer challenge without a realm`,
+        {
+          registry: this.opts.registry,
+        },
+      );
     }
     let url: URL;
     try {
       url = new URL(realm);
     } catch {
-      throw new SluiceError('AUTH_CHALLENGE_INVALID', 'integrity', `${this.opts.registry} sent an invalid token realm "${realm}"`, {
-        registry: this.opts.registry,
-      });
+      throw new SluiceError(
+        'AUTH_CHALLENGE_INVALID',
+        'integrity',
+        `${this.opts.registry} sent an invalid token realm "${realm}"`,
+        {
+          registry: this.opts.registry,
+        },
+      );
     }
     if (url.protocol !== 'https:' && !(url.protocol === 'http:' && this.opts.allowHttpRealm())) {
       throw new SluiceError(
@@ -212,7 +223,11 @@ export class Authenticator {
     }
     if (cred?.identityToken) {
       // OAuth2 refresh-token grant, as docker does with an identity token.
-      const form = new URLSearchParams({ grant_type: 'refresh_token', refresh_token: cred.identityToken, client_id: 'sluice' });
+      const form = new URLSearchParams({
+        grant_type: 'refresh_token',
+        refresh_token: cred.identityToken,
+        client_id: 'sluice',
+      });
       if (this.service) form.set('service', this.service);
       form.set('scope', scopes.join(' '));
       res = await this.opts.transport.request({
@@ -229,7 +244,11 @@ export class Authenticator {
       }
       res = await this.opts.transport.request({ method: 'GET', url, headers, followRedirects: false });
     }
-    const who = cred?.username ? ` as ${cred.username}` : cred?.identityToken ? ' with an identity token' : ' anonymously';
+    const who = cred?.username
+      ? ` as ${cred.username}`
+      : cred?.identityToken
+        ? ' with an identity token'
+        : ' anonymously';
     if (res.status === 401 || res.status === 403) {
       await res.discard();
       throw new SluiceError(

@@ -182,7 +182,8 @@ export class RegistryClient {
       // Concurrent first requests may all fail this way; the first one switches the base.
       if (!this.explicitBase && url.protocol === 'https:' && this.mayUseHttp && isTlsProtocolError(cause)) {
         this.base = new URL(`http://${this.registry}/`);
-        const retryUrl = typeof init.target === 'string' ? init.target : new URL(init.target.pathname + init.target.search, this.base);
+        const retryUrl =
+          typeof init.target === 'string' ? init.target : new URL(init.target.pathname + init.target.search, this.base);
         return this.send({ ...init, target: retryUrl }, authorization);
       }
       if (err instanceof SluiceError) {
@@ -241,11 +242,16 @@ export class RegistryClient {
   }
 
   private integrity(code: string, message: string, repository: string, reference?: string): SluiceError {
-    return new SluiceError(code, 'integrity', `${message} (registry ${this.registry}, ${repository}${reference ? ` ${reference}` : ''})`, {
-      registry: this.registry,
-      repository,
-      reference,
-    });
+    return new SluiceError(
+      code,
+      'integrity',
+      `${message} (registry ${this.registry}, ${repository}${reference ? ` ${reference}` : ''})`,
+      {
+        registry: this.registry,
+        repository,
+        reference,
+      },
+    );
   }
 
   // ---------------------------------------------------------------- manifests
@@ -273,7 +279,12 @@ export class RegistryClient {
       return { digest: m.digest, mediaType: m.mediaType, size: m.size };
     }
     if (isDigest(reference) && digest !== reference) {
-      throw this.integrity('DIGEST_MISMATCH', `registry answered ${digest} for a request by digest ${reference}`, repository, reference);
+      throw this.integrity(
+        'DIGEST_MISMATCH',
+        `registry answered ${digest} for a request by digest ${reference}`,
+        repository,
+        reference,
+      );
     }
     return {
       digest,
@@ -326,7 +337,13 @@ export class RegistryClient {
       context: { registry: this.registry, repository, reference },
     });
     const claimed = res.header('docker-content-digest');
-    if (!byDigest && claimed && isDigest(claimed) && parseDigest(claimed).algorithm === 'sha256' && claimed !== manifest.digest) {
+    if (
+      !byDigest &&
+      claimed &&
+      isDigest(claimed) &&
+      parseDigest(claimed).algorithm === 'sha256' &&
+      claimed !== manifest.digest
+    ) {
       throw this.integrity(
         'DIGEST_MISMATCH',
         `registry claims ${claimed} but the manifest bytes hash to ${manifest.digest}`,
@@ -347,7 +364,12 @@ export class RegistryClient {
   ): Promise<{ digest: string; subjectProcessed: boolean }> {
     const digest = digestOf(bytes, isDigest(reference) ? parseDigest(reference).algorithm : 'sha256');
     if (isDigest(reference) && reference !== digest) {
-      throw this.integrity('DIGEST_MISMATCH', `refusing to put bytes hashing to ${digest} under ${reference}`, repository, reference);
+      throw this.integrity(
+        'DIGEST_MISMATCH',
+        `refusing to put bytes hashing to ${digest} under ${reference}`,
+        repository,
+        reference,
+      );
     }
     const res = await this.call({
       op: 'PUT manifest',
@@ -363,8 +385,18 @@ export class RegistryClient {
     });
     await res.discard();
     const stored = res.header('docker-content-digest');
-    if (stored && isDigest(stored) && parseDigest(stored).algorithm === parseDigest(digest).algorithm && stored !== digest) {
-      throw this.integrity('DIGEST_MISMATCH', `registry stored the manifest as ${stored}, expected ${digest}`, repository, reference);
+    if (
+      stored &&
+      isDigest(stored) &&
+      parseDigest(stored).algorithm === parseDigest(digest).algorithm &&
+      stored !== digest
+    ) {
+      throw this.integrity(
+        'DIGEST_MISMATCH',
+        `registry stored the manifest as ${stored}, expected ${digest}`,
+        repository,
+        reference,
+      );
     }
     return { digest, subjectProcessed: res.header('oci-subject') !== undefined };
   }
@@ -437,7 +469,12 @@ export class RegistryClient {
    * Streams a blob. The returned stream errors with DIGEST_MISMATCH instead of delivering its
    * last chunk when the content does not match, so nothing downstream can complete with it.
    */
-  async getBlob(repository: string, digest: string, expectedSize?: number, signal?: AbortSignal): Promise<VerifyingStream> {
+  async getBlob(
+    repository: string,
+    digest: string,
+    expectedSize?: number,
+    signal?: AbortSignal,
+  ): Promise<VerifyingStream> {
     parseDigest(digest);
     const res = await this.call({
       op: 'GET blob',
@@ -451,9 +488,19 @@ export class RegistryClient {
       signal,
     });
     const declared = Number(res.header('content-length'));
-    if (expectedSize !== undefined && Number.isFinite(declared) && res.header('content-length') !== undefined && declared !== expectedSize) {
+    if (
+      expectedSize !== undefined &&
+      Number.isFinite(declared) &&
+      res.header('content-length') !== undefined &&
+      declared !== expectedSize
+    ) {
       res.body.destroy();
-      throw this.integrity('SIZE_MISMATCH', `blob ${digest} is served with ${declared} bytes, the manifest says ${expectedSize}`, repository, digest);
+      throw this.integrity(
+        'SIZE_MISMATCH',
+        `blob ${digest} is served with ${declared} bytes, the manifest says ${expectedSize}`,
+        repository,
+        digest,
+      );
     }
     const verifier = new VerifyingStream(digest, expectedSize, () => ({ registry: this.registry, repository }));
     res.body.on('error', (err) => verifier.destroy(err));
@@ -463,7 +510,12 @@ export class RegistryClient {
   /** Reads a small blob (config, signature payload) into memory, verified, up to `limit` bytes. */
   async fetchBlob(repository: string, digest: string, limit: number, expectedSize?: number): Promise<Buffer> {
     if (expectedSize !== undefined && expectedSize > limit) {
-      throw this.integrity('BLOB_TOO_LARGE', `blob ${digest} is ${expectedSize} bytes, over the ${limit}-byte limit`, repository, digest);
+      throw this.integrity(
+        'BLOB_TOO_LARGE',
+        `blob ${digest} is ${expectedSize} bytes, over the ${limit}-byte limit`,
+        repository,
+        digest,
+      );
     }
     const stream = await this.getBlob(repository, digest, expectedSize);
     const chunks: Buffer[] = [];
@@ -640,7 +692,11 @@ export class RegistryClient {
   }
 
   /** Uploads bytes already in memory (configs, signature payloads). */
-  async pushBlobBytes(repository: string, bytes: Buffer, signal?: AbortSignal): Promise<Descriptor & { digest: string }> {
+  async pushBlobBytes(
+    repository: string,
+    bytes: Buffer,
+    signal?: AbortSignal,
+  ): Promise<Descriptor & { digest: string }> {
     const digest = digestOf(bytes);
     if (!(await this.headBlob(repository, digest, signal))) {
       const url = await this.startUpload(repository, signal);
@@ -677,11 +733,19 @@ export class RegistryClient {
       if (!next) return out;
       const url = new URL(next, this.baseUrl());
       if (url.origin !== this.baseUrl().origin) {
-        throw this.integrity('PAGINATION_INVALID', `${op}: next page link points to another origin (${url.origin})`, repository ?? '');
+        throw this.integrity(
+          'PAGINATION_INVALID',
+          `${op}: next page link points to another origin (${url.origin})`,
+          repository ?? '',
+        );
       }
       // A Link that repeats would loop forever; a list we cannot finish must not be acted on.
       if (seen.has(url.href)) {
-        throw this.integrity('PAGINATION_INVALID', `${op}: next page link repeats (${url.pathname}${url.search})`, repository ?? '');
+        throw this.integrity(
+          'PAGINATION_INVALID',
+          `${op}: next page link repeats (${url.pathname}${url.search})`,
+          repository ?? '',
+        );
       }
       seen.add(url.href);
       target = url;
@@ -690,14 +754,20 @@ export class RegistryClient {
 
   /** Every tag of a repository, following Link pagination to the end (never a truncated list). */
   async listTags(repository: string, pageSize = 1000): Promise<string[]> {
-    return this.paginate('list tags', `v2/${repository}/tags/list?n=${pageSize}`, repository, [repositoryScope(repository, ['pull'])], (body) => {
-      const tags = (body as { tags?: unknown }).tags;
-      if (tags === null || tags === undefined) return [];
-      if (!Array.isArray(tags) || tags.some((t) => typeof t !== 'string')) {
-        throw this.integrity('LIST_INVALID', 'tags list is not a list of strings', repository);
-      }
-      return tags as string[];
-    });
+    return this.paginate(
+      'list tags',
+      `v2/${repository}/tags/list?n=${pageSize}`,
+      repository,
+      [repositoryScope(repository, ['pull'])],
+      (body) => {
+        const tags = (body as { tags?: unknown }).tags;
+        if (tags === null || tags === undefined) return [];
+        if (!Array.isArray(tags) || tags.some((t) => typeof t !== 'string')) {
+          throw this.integrity('LIST_INVALID', 'tags list is not a list of strings', repository);
+        }
+        return tags as string[];
+      },
+    );
   }
 
   /** Every repository in the registry (the catalog extension; Quay and Harbor may restrict it). */
@@ -743,7 +813,11 @@ export class RegistryClient {
     return artifactType ? descriptors.filter((d) => d.artifactType === artifactType) : descriptors;
   }
 
-  private async referrersFromApi(repository: string, digest: string, artifactType?: string): Promise<Descriptor[] | undefined> {
+  private async referrersFromApi(
+    repository: string,
+    digest: string,
+    artifactType?: string,
+  ): Promise<Descriptor[] | undefined> {
     let first = `v2/${repository}/referrers/${digest}`;
     if (artifactType) first += `?artifactType=${encodeURIComponent(artifactType)}`;
     const res = await this.call({
@@ -767,16 +841,29 @@ export class RegistryClient {
     let next = parseNextLink(res.header('link'));
     const seen = new Set<string>();
     for (;;) {
-      const index = parseManifest(body, { contentType: MediaType.OciIndex, context: { registry: this.registry, repository } });
+      const index = parseManifest(body, {
+        contentType: MediaType.OciIndex,
+        context: { registry: this.registry, repository },
+      });
       out.push(...index.manifests);
       if (!next) return out;
       const url = new URL(next, this.baseUrl());
       if (url.origin !== this.baseUrl().origin || seen.has(url.href)) {
-        throw this.integrity('PAGINATION_INVALID', 'referrers next page link is invalid or repeats', repository, digest);
+        throw this.integrity(
+          'PAGINATION_INVALID',
+          'referrers next page link is invalid or repeats',
+          repository,
+          digest,
+        );
       }
       // A registry that pages forever must not keep us reading: more than any real image has.
       if (seen.size >= MAX_REFERRER_PAGES) {
-        throw this.integrity('PAGINATION_RUNAWAY', `referrers of ${digest} did not end after ${MAX_REFERRER_PAGES} pages`, repository, digest);
+        throw this.integrity(
+          'PAGINATION_RUNAWAY',
+          `referrers of ${digest} did not end after ${MAX_REFERRER_PAGES} pages`,
+          repository,
+          digest,
+        );
       }
       seen.add(url.href);
       const page = await this.call({

@@ -73,7 +73,11 @@ export interface CopyResult {
 }
 
 /** Runs `fn` over items with at most `limit` in flight; rejects with the first failure after all settle. */
-export async function mapLimit<T, R>(items: readonly T[], limit: number, fn: (item: T, i: number) => Promise<R>): Promise<R[]> {
+export async function mapLimit<T, R>(
+  items: readonly T[],
+  limit: number,
+  fn: (item: T, i: number) => Promise<R>,
+): Promise<R[]> {
   const results = new Array<R>(items.length);
   let next = 0;
   let failure: unknown;
@@ -221,9 +225,23 @@ class CopyRun {
         source.on('error', (err) => counter.destroy(err));
         const body = source.pipe(counter);
         if (this.options.chunkSize) {
-          await this.dst.finishUploadChunked(this.dstRepo, uploadUrl, blob.digest, body, this.options.chunkSize, this.signal);
+          await this.dst.finishUploadChunked(
+            this.dstRepo,
+            uploadUrl,
+            blob.digest,
+            body,
+            this.options.chunkSize,
+            this.signal,
+          );
         } else {
-          await this.dst.finishUploadMonolithic(this.dstRepo, uploadUrl, blob.digest, blob.size, () => body, this.signal);
+          await this.dst.finishUploadMonolithic(
+            this.dstRepo,
+            uploadUrl,
+            blob.digest,
+            blob.size,
+            () => body,
+            this.signal,
+          );
         }
         this.result.bytesTransferred += sent;
         return;
@@ -281,12 +299,22 @@ class CopyRun {
 
   private async copyReferrer(subject: string, descriptor: Descriptor): Promise<void> {
     if (await this.dst.headManifest(this.dstRepo, descriptor.digest, this.signal)) {
-      this.result.referrers.push({ digest: descriptor.digest, artifactType: descriptor.artifactType, state: 'present' });
+      this.result.referrers.push({
+        digest: descriptor.digest,
+        artifactType: descriptor.artifactType,
+        state: 'present',
+      });
       return;
     }
     const manifest = await this.src.getManifest(this.srcRepo, descriptor.digest, this.signal);
     await this.copyContent(manifest);
-    const put = await this.dst.putManifest(this.dstRepo, descriptor.digest, manifest.bytes, manifest.mediaType, this.signal);
+    const put = await this.dst.putManifest(
+      this.dstRepo,
+      descriptor.digest,
+      manifest.bytes,
+      manifest.mediaType,
+      this.signal,
+    );
     if (!put.subjectProcessed) {
       await this.dst.addToReferrersTag(this.dstRepo, subject, {
         mediaType: manifest.mediaType,
@@ -319,13 +347,20 @@ export class CopyEngine {
 
   async copy(request: CopyRequest, options: CopyOptions = {}): Promise<CopyResult> {
     if (request.source.tag === undefined && request.source.digest === undefined) {
-      throw new SluiceError('REFERENCE_INVALID', 'invalid-input', `source ${formatReference(request.source)} needs a tag or digest`);
+      throw new SluiceError(
+        'REFERENCE_INVALID',
+        'invalid-input',
+        `source ${formatReference(request.source)} needs a tag or digest`,
+      );
     }
     return new CopyRun(this.pool, request, options, this.inflight).run(request);
   }
 
   /** Many copies, `concurrency` in flight; one failure does not stop the others. */
-  async copyAll(requests: CopyRequest[], options: CopyOptions & { concurrency?: number } = {}): Promise<BulkCopyOutcome[]> {
+  async copyAll(
+    requests: CopyRequest[],
+    options: CopyOptions & { concurrency?: number } = {},
+  ): Promise<BulkCopyOutcome[]> {
     return mapLimit(requests, options.concurrency ?? 8, async (request) => {
       try {
         return { request, result: await this.copy(request, options) };

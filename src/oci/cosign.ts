@@ -72,11 +72,18 @@ export function mergeSignatureLayers(
   incoming: Manifest,
 ): { manifest: Buffer; config: Buffer; added: Descriptor[] } | undefined {
   if (existing.kind !== 'image' || incoming.kind !== 'image') {
-    throw new SluiceError('SIGNATURE_MANIFEST_INVALID', 'integrity', 'cosign signature tags must hold image manifests', {
-      digest: existing.kind !== 'image' ? existing.digest : incoming.digest,
-    });
+    throw new SluiceError(
+      'SIGNATURE_MANIFEST_INVALID',
+      'integrity',
+      'cosign signature tags must hold image manifests',
+      {
+        digest: existing.kind !== 'image' ? existing.digest : incoming.digest,
+      },
+    );
   }
-  const have = new Set(existing.layers.map((l) => `${l.digest}|${l.annotations?.['dev.cosignproject.cosign/signature'] ?? ''}`));
+  const have = new Set(
+    existing.layers.map((l) => `${l.digest}|${l.annotations?.['dev.cosignproject.cosign/signature'] ?? ''}`),
+  );
   const added = incoming.layers.filter(
     (l) => !have.has(`${l.digest}|${l.annotations?.['dev.cosignproject.cosign/signature'] ?? ''}`),
   );

@@ -56,9 +56,14 @@ function decodeEntry(entry: AuthFileEntry, where: string): Credential {
     const decoded = Buffer.from(entry.auth, 'base64').toString('utf8');
     const colon = decoded.indexOf(':');
     if (colon < 0) {
-      throw new SluiceError('CREDENTIALS_INVALID', 'invalid-input', `malformed "auth" entry in ${where}: expected base64(user:password)`, {
-        location: where,
-      });
+      throw new SluiceError(
+        'CREDENTIALS_INVALID',
+        'invalid-input',
+        `malformed "auth" entry in ${where}: expected base64(user:password)`,
+        {
+          location: where,
+        },
+      );
     }
     cred.username = decoded.slice(0, colon);
     cred.password = decoded.slice(colon + 1);
@@ -81,9 +86,14 @@ async function readAuthFile(path: string): Promise<AuthFile | undefined> {
   try {
     json = JSON.parse(text);
   } catch (err) {
-    throw new SluiceError('CREDENTIALS_INVALID', 'invalid-input', `${path} is not valid JSON: ${(err as Error).message}`, {
-      location: path,
-    });
+    throw new SluiceError(
+      'CREDENTIALS_INVALID',
+      'invalid-input',
+      `${path} is not valid JSON: ${(err as Error).message}`,
+      {
+        location: path,
+      },
+    );
   }
   const obj = (json ?? {}) as Record<string, unknown>;
   const auths: Record<string, AuthFileEntry> = {};
@@ -141,9 +151,14 @@ function runCredentialHelper(helper: string, registry: string): Promise<Credenti
         resolve({ username: out.Username ?? '', password: out.Secret });
       } catch {
         reject(
-          new SluiceError('CREDENTIAL_HELPER_FAILED', 'unauthorized', `docker-credential-${helper} returned malformed output`, {
-            registry,
-          }),
+          new SluiceError(
+            'CREDENTIAL_HELPER_FAILED',
+            'unauthorized',
+            `docker-credential-${helper} returned malformed output`,
+            {
+              registry,
+            },
+          ),
         );
       }
     });
@@ -210,7 +225,9 @@ export class CredentialStore implements CredentialSource {
 export function parseUserPassword(text: string, where: string): Credential {
   const colon = text.indexOf(':');
   if (colon <= 0) {
-    throw new SluiceError('CREDENTIALS_INVALID', 'invalid-input', `${where}: expected "user:password"`, { location: where });
+    throw new SluiceError('CREDENTIALS_INVALID', 'invalid-input', `${where}: expected "user:password"`, {
+      location: where,
+    });
   }
   return { username: text.slice(0, colon), password: text.slice(colon + 1) };
 }

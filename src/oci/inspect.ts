@@ -45,7 +45,11 @@ function imageSize(m: Manifest): number {
   return m.size + (m.config?.size ?? 0) + m.layers.reduce((n, l) => n + l.size, 0);
 }
 
-export async function inspectImage(client: RegistryClient, ref: Reference, wantedPlatform?: string): Promise<ImageDetails> {
+export async function inspectImage(
+  client: RegistryClient,
+  ref: Reference,
+  wantedPlatform?: string,
+): Promise<ImageDetails> {
   const top = await client.getManifest(ref.repository, manifestReferenceOf(ref));
   const details: ImageDetails = {
     registry: ref.registry,
@@ -73,7 +77,10 @@ export async function inspectImage(client: RegistryClient, ref: Reference, wante
     details.size = top.size + children.reduce((n, c) => n + (c.kind === 'image' ? imageSize(c) : c.size), 0);
     const pick = wantedPlatform
       ? details.platforms.findIndex((p) => p.platform === wantedPlatform)
-      : Math.max(0, details.platforms.findIndex((p) => p.platform === 'linux/amd64'));
+      : Math.max(
+          0,
+          details.platforms.findIndex((p) => p.platform === 'linux/amd64'),
+        );
     if (pick < 0) {
       throw new SluiceError(
         'PLATFORM_NOT_FOUND',
@@ -94,14 +101,22 @@ export async function inspectImage(client: RegistryClient, ref: Reference, wante
   details.layers = image.layers;
   if (image.config && /config|container\.image/.test(image.config.mediaType)) {
     const bytes = await client.fetchBlob(ref.repository, image.config.digest, MAX_CONFIG_BYTES, image.config.size);
-    const cfg = parseImageConfig(bytes, { registry: ref.registry, repository: ref.repository, digest: image.config.digest });
+    const cfg = parseImageConfig(bytes, {
+      registry: ref.registry,
+      repository: ref.repository,
+      digest: image.config.digest,
+    });
     details.labels = cfg.labels;
     if (cfg.created) details.created = cfg.created;
     if (cfg.user) details.user = cfg.user;
     if (cfg.architecture) details.architecture = cfg.architecture;
     if (cfg.os) details.os = cfg.os;
     if (top.kind === 'image') {
-      const p = formatPlatform(cfg.architecture && cfg.os ? { architecture: cfg.architecture, os: cfg.os, ...(cfg.variant ? { variant: cfg.variant } : {}) } : undefined);
+      const p = formatPlatform(
+        cfg.architecture && cfg.os
+          ? { architecture: cfg.architecture, os: cfg.os, ...(cfg.variant ? { variant: cfg.variant } : {}) }
+          : undefined,
+      );
       details.platforms = [{ platform: p, digest: top.digest, mediaType: top.mediaType, size: top.size }];
       details.platform = p;
     }

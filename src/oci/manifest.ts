@@ -235,7 +235,12 @@ export function parseImageConfig(bytes: Buffer, context: ErrorContext = {}): Ima
   try {
     json = JSON.parse(bytes.toString('utf8'));
   } catch (err) {
-    throw new SluiceError('CONFIG_INVALID', 'integrity', `image config is not valid JSON: ${(err as Error).message}`, context);
+    throw new SluiceError(
+      'CONFIG_INVALID',
+      'integrity',
+      `image config is not valid JSON: ${(err as Error).message}`,
+      context,
+    );
   }
   if (!isObject(json)) throw new SluiceError('CONFIG_INVALID', 'integrity', 'image config must be an object', context);
   const cfg = isObject(json.config) ? json.config : {};

@@ -90,7 +90,8 @@ function validateDomain(input: string, domain: string): void {
 function validatePath(input: string, path: string): void {
   if (path === '') throw invalid(input, 'repository name is empty');
   for (const component of path.split('/')) {
-    if (component === '') throw invalid(input, 'repository name contains an empty path component ("//" or a trailing "/")');
+    if (component === '')
+      throw invalid(input, 'repository name contains an empty path component ("//" or a trailing "/")');
     if (/[A-Z]/.test(component)) throw invalid(input, `repository name must be lowercase ("${component}")`);
     if (!PATH_COMPONENT.test(component)) {
       throw invalid(
@@ -106,7 +107,10 @@ function validateTag(input: string, tag: string): void {
   if (tag.includes('/')) throw invalid(input, `tag contains '/'`);
   if (tag.length > 128) throw invalid(input, `tag is ${tag.length} characters long (at most 128)`);
   if (!TAG.test(tag)) {
-    throw invalid(input, `tag "${tag}" may only contain letters, digits, "_", "." and "-", and must not start with "." or "-"`);
+    throw invalid(
+      input,
+      `tag "${tag}" may only contain letters, digits, "_", "." and "-", and must not start with "." or "-"`,
+    );
   }
 }
 

@@ -105,7 +105,13 @@ function isTlsTrustError(err: unknown): boolean {
   const code = (err as { code?: string })?.code ?? '';
   return (
     code.startsWith('ERR_TLS_CERT') ||
-    ['DEPTH_ZERO_SELF_SIGNED_CERT', 'SELF_SIGNED_CERT_IN_CHAIN', 'UNABLE_TO_VERIFY_LEAF_SIGNATURE', 'CERT_HAS_EXPIRED', 'UNABLE_TO_GET_ISSUER_CERT_LOCALLY'].includes(code)
+    [
+      'DEPTH_ZERO_SELF_SIGNED_CERT',
+      'SELF_SIGNED_CERT_IN_CHAIN',
+      'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
+      'CERT_HAS_EXPIRED',
+      'UNABLE_TO_GET_ISSUER_CERT_LOCALLY',
+    ].includes(code)
   );
 }
 
@@ -136,7 +142,11 @@ async function readLimited(body: IncomingMessage, limit: number, what: string): 
   const declared = Number(body.headers['content-length']);
   if (Number.isFinite(declared) && declared > limit) {
     body.destroy();
-    throw new SluiceError('RESPONSE_TOO_LARGE', 'integrity', `${what} is ${declared} bytes, over the ${limit}-byte limit`);
+    throw new SluiceError(
+      'RESPONSE_TOO_LARGE',
+      'integrity',
+      `${what} is ${declared} bytes, over the ${limit}-byte limit`,
+    );
   }
   const chunks: Buffer[] = [];
   let total = 0;
@@ -198,7 +208,12 @@ export class HttpTransport {
 
   constructor(options: TransportOptions = {}) {
     const concurrency = options.concurrency ?? 8;
-    const agentOptions = { keepAlive: true, maxSockets: concurrency * 2, maxFreeSockets: concurrency * 2, scheduling: 'lifo' as const };
+    const agentOptions = {
+      keepAlive: true,
+      maxSockets: concurrency * 2,
+      maxFreeSockets: concurrency * 2,
+      scheduling: 'lifo' as const,
+    };
     this.httpAgent = new http.Agent(agentOptions);
     this.httpsAgent = new https.Agent({
       ...agentOptions,
@@ -288,21 +303,36 @@ export class HttpTransport {
       if (!isRedirect || !req.followRedirects || (req.method !== 'GET' && req.method !== 'HEAD')) return res;
       if (hop >= MAX_REDIRECTS) {
         await res.discard();
-        throw new SluiceError('TOO_MANY_REDIRECTS', 'integrity', `${req.url.host}: more than ${MAX_REDIRECTS} redirects`, {
-          registry: req.url.host,
-        });
+        throw new SluiceError(
+          'TOO_MANY_REDIRECTS',
+          'integrity',
+          `${req.url.host}: more than ${MAX_REDIRECTS} redirects`,
+          {
+            registry: req.url.host,
+          },
+        );
       }
       await res.discard();
       const next = new URL(location, url);
       if (next.protocol !== 'http:' && next.protocol !== 'https:') {
-        throw new SluiceError('REDIRECT_REFUSED', 'integrity', `${req.url.host} redirected to unsupported URL scheme ${next.protocol}`, {
-          registry: req.url.host,
-        });
+        throw new SluiceError(
+          'REDIRECT_REFUSED',
+          'integrity',
+          `${req.url.host} redirected to unsupported URL scheme ${next.protocol}`,
+          {
+            registry: req.url.host,
+          },
+        );
       }
       if (url.protocol === 'https:' && next.protocol === 'http:') {
-        throw new SluiceError('REDIRECT_REFUSED', 'integrity', `${req.url.host} redirected from https to plain http (${next.host})`, {
-          registry: req.url.host,
-        });
+        throw new SluiceError(
+          'REDIRECT_REFUSED',
+          'integrity',
+          `${req.url.host} redirected from https to plain http (${next.host})`,
+          {
+            registry: req.url.host,
+          },
+        );
       }
       if (next.origin !== origin) {
         headers = Object.fromEntries(
@@ -318,7 +348,12 @@ export class HttpTransport {
     const started = performance.now();
     try {
       const res = await this.send(req);
-      this.onResponse?.({ method: req.method, url: req.url, status: res.statusCode ?? 0, durationMs: performance.now() - started });
+      this.onResponse?.({
+        method: req.method,
+        url: req.url,
+        status: res.statusCode ?? 0,
+        durationMs: performance.now() - started,
+      });
       return wrapResponse(res, req.url);
     } finally {
       release();

@@ -22,7 +22,8 @@ const GLOBAL_ROLES: readonly Role[] = ['platform-admin', 'auditor'];
 export function actorFromPolicy(policy: LifecyclePolicy, name: string): Actor {
   const global = new Set<Role>();
   for (const team of policy.teams) {
-    for (const m of team.members) if (m.user === name) for (const r of m.roles) if (GLOBAL_ROLES.includes(r)) global.add(r);
+    for (const m of team.members)
+      if (m.user === name) for (const r of m.roles) if (GLOBAL_ROLES.includes(r)) global.add(r);
   }
   return {
     name,

@@ -57,36 +57,71 @@ function stageOrUndefined(rt: Runtime, name: string | undefined): Stage | undefi
 
 /** Makes sure the inventory knows the image evidence is about (automatic triggers look there). */
 async function remember(rt: Runtime, image: StageImage): Promise<void> {
-  await refreshReference(inventoryFor(rt, image.registry), image.registry, image.repository, image.tag ? { tag: image.tag } : { digest: image.digest }, 'evidence recorded');
+  await refreshReference(
+    inventoryFor(rt, image.registry),
+    image.registry,
+    image.repository,
+    image.tag ? { tag: image.tag } : { digest: image.digest },
+    'evidence recorded',
+  );
 }
 
 export async function recordEvidence(rt: Runtime, actor: Actor, req: EvidenceRequest): Promise<RecordedEvidence> {
   knownType(rt, req.type);
   const stage = stageOrUndefined(rt, req.stage);
-  const approval = rt.policy.stages.flatMap((s) => s.gate.approvals.map((a) => ({ stage: s, a }))).find((x) => x.a.type === req.type);
+  const approval = rt.policy.stages
+    .flatMap((s) => s.gate.approvals.map((a) => ({ stage: s, a })))
+    .find((x) => x.a.type === req.type);
   if (approval) {
-    throw new SluiceError('EVIDENCE_IS_APPROVAL', 'usage', `${req.type} is an approval: use \`sluice approve REF --stage ${approval.stage.name} --type ${req.type}\``);
+    throw new SluiceError(
+      'EVIDENCE_IS_APPROVAL',
+      'usage',
+      `${req.type} is an approval: use \`sluice approve REF --stage ${approval.stage.name} --type ${req.type}\``,
+    );
   }
-  const image = await resolveStageImage(rt, req.ref, stage ? (previousStageOf(rt.policy, stage) ?? stage) : rt.policy.stages[0]!);
+  const image = await resolveStageImage(
+    rt,
+    req.ref,
+    stage ? (previousStageOf(rt.policy, stage) ?? stage) : rt.policy.stages[0]!,
+  );
   requireRole(actor, image.team, `record ${req.type} evidence`, ...RECORDER_ROLES);
   let status: EvidenceStatus = req.status ?? 'passed';
   let details = { ...req.details };
   let source = req.source ?? 'cli';
   if (req.reportFile) {
-    if (req.type !== 'scan') throw new SluiceError('USAGE', 'usage', '--file takes a scan report and needs --type scan');
+    if (req.type !== 'scan')
+      throw new SluiceError('USAGE', 'usage', '--file takes a scan report and needs --type scan');
     const text = await readFile(req.reportFile, 'utf8').catch((err: Error) => {
       throw new SluiceError('SCAN_REPORT_UNREADABLE', 'invalid-input', `cannot read ${req.reportFile}: ${err.message}`);
     });
-    if (Buffer.byteLength(text) > MAX_REPORT_BYTES) throw new SluiceError('SCAN_REPORT_TOO_LARGE', 'invalid-input', `${req.reportFile} is over ${MAX_REPORT_BYTES} bytes`);
+    if (Buffer.byteLength(text) > MAX_REPORT_BYTES)
+      throw new SluiceError(
+        'SCAN_REPORT_TOO_LARGE',
+        'invalid-input',
+        `${req.reportFile} is over ${MAX_REPORT_BYTES} bytes`,
+      );
     const summary = parseTrivyReport(text, req.reportFile);
     assertReportIsFor(summary, image.digest, req.reportFile);
-    details = { ...details, scanner: summary.scanner, counts: summary.counts, fixable: summary.fixable, findings: summary.findings, reportCreatedAt: summary.createdAt };
+    details = {
+      ...details,
+      scanner: summary.scanner,
+      counts: summary.counts,
+      fixable: summary.fixable,
+      findings: summary.findings,
+      reportCreatedAt: summary.createdAt,
+    };
     source = 'trivy';
     status = req.status ?? 'passed';
   } else if (req.change) {
-    if (req.type !== 'change-approval') throw new SluiceError('USAGE', 'usage', '--change takes a change request and needs --type change-approval');
+    if (req.type !== 'change-approval')
+      throw new SluiceError('USAGE', 'usage', '--change takes a change request and needs --type change-approval');
     const cm = rt.policy.changeManagement;
-    if (!cm) throw new SluiceError('CHANGE_MANAGEMENT_UNCONFIGURED', 'invalid-input', 'spec.changeManagement is not configured in the policy; record the approval with --url instead');
+    if (!cm)
+      throw new SluiceError(
+        'CHANGE_MANAGEMENT_UNCONFIGURED',
+        'invalid-input',
+        'spec.changeManagement is not configured in the policy; record the approval with --url instead',
+      );
     const client = await ServiceNowClient.fromPolicy(cm, { baseDir: rt.policy.baseDir, env: rt.env });
     const decision = await client.check(req.change, new Date(rt.now()));
     status = decision.accepted ? 'passed' : 'failed';
@@ -102,7 +137,11 @@ export async function recordEvidence(rt: Runtime, actor: Actor, req: EvidenceReq
     };
     req = { ...req, url: decision.url };
   } else if (req.type === 'scan' && details.counts === undefined) {
-    throw new SluiceError('SCAN_EVIDENCE_INCOMPLETE', 'usage', 'scan evidence needs a report (--file trivy.json) so the gate can judge finding counts');
+    throw new SluiceError(
+      'SCAN_EVIDENCE_INCOMPLETE',
+      'usage',
+      'scan evidence needs a report (--file trivy.json) so the gate can judge finding counts',
+    );
   }
   const evidence = await rt.store.transaction(async (tx) => {
     const e = await insertEvidence(tx, {
@@ -147,17 +186,26 @@ export interface ApprovalRequest {
 export async function approve(rt: Runtime, actor: Actor, req: ApprovalRequest): Promise<RecordedEvidence> {
   const stage = stageOrUndefined(rt, req.stage)!;
   const approvals = stage.gate.approvals;
-  if (approvals.length === 0) throw new SluiceError('APPROVAL_NOT_REQUIRED', 'invalid-input', `stage ${stage.name} requires no approval`);
+  if (approvals.length === 0)
+    throw new SluiceError('APPROVAL_NOT_REQUIRED', 'invalid-input', `stage ${stage.name} requires no approval`);
   const type = req.type ?? (approvals.length === 1 ? approvals[0]!.type : undefined);
   const def = approvals.find((a) => a.type === type);
   if (!def) {
-    throw new SluiceError('APPROVAL_TYPE_UNKNOWN', 'invalid-input', `stage ${stage.name} takes approvals of type ${approvals.map((a) => a.type).join(', ')}${type ? `, not ${type}` : ''}`);
+    throw new SluiceError(
+      'APPROVAL_TYPE_UNKNOWN',
+      'invalid-input',
+      `stage ${stage.name} takes approvals of type ${approvals.map((a) => a.type).join(', ')}${type ? `, not ${type}` : ''}`,
+    );
   }
   const image = await resolveStageImage(rt, req.ref, previousStageOf(rt.policy, stage) ?? stage);
   try {
     requireRole(actor, image.team, `approve ${def.type} for ${stage.name}`, def.role);
     if (def.group && !def.group.includes(actor.name) && !actor.system) {
-      throw new SluiceError('FORBIDDEN', 'forbidden', `${actor.name} is not in the approver group of ${def.type} (${def.group.join(', ')})`);
+      throw new SluiceError(
+        'FORBIDDEN',
+        'forbidden',
+        `${actor.name} is not in the approver group of ${def.type} (${def.group.join(', ')})`,
+      );
     }
   } catch (err) {
     await rt.audit(rt.store, {

@@ -90,10 +90,17 @@ function age(now: number, at: number): string {
 
 function judgeEvidence(input: GateInput, type: string): RequirementResult {
   const [latest] = candidates(input, type);
-  if (!latest) return { requirement: type, kind: 'evidence', status: 'missing', detail: `no ${type} evidence for this digest` };
+  if (!latest)
+    return { requirement: type, kind: 'evidence', status: 'missing', detail: `no ${type} evidence for this digest` };
   const e = [ref(latest)];
   if (latest.status === 'failed') {
-    return { requirement: type, kind: 'evidence', status: 'failed', detail: `latest ${type} evidence failed (by ${latest.recordedBy})`, evidence: e };
+    return {
+      requirement: type,
+      kind: 'evidence',
+      status: 'failed',
+      detail: `latest ${type} evidence failed (by ${latest.recordedBy})`,
+      evidence: e,
+    };
   }
   const maxAge = maxAgeFor(input.policy, input.stage, type);
   if (maxAge !== undefined && input.now - latest.recordedAt > maxAge) {
@@ -105,7 +112,13 @@ function judgeEvidence(input: GateInput, type: string): RequirementResult {
       evidence: e,
     };
   }
-  return { requirement: type, kind: 'evidence', status: 'passed', detail: `recorded by ${latest.recordedBy} ${age(input.now, latest.recordedAt)} ago`, evidence: e };
+  return {
+    requirement: type,
+    kind: 'evidence',
+    status: 'passed',
+    detail: `recorded by ${latest.recordedBy} ${age(input.now, latest.recordedAt)} ago`,
+    evidence: e,
+  };
 }
 
 function judgeScan(input: GateInput): RequirementResult {
@@ -115,14 +128,35 @@ function judgeScan(input: GateInput): RequirementResult {
   const counts = latest.details.counts as Partial<Record<Severity, number>> | undefined;
   const limits = input.stage.gate.scan?.maxFindings ?? {};
   if (!counts || typeof counts !== 'object') {
-    return { requirement: 'scan', kind: 'scan', status: 'failed', detail: 'scan evidence carries no finding counts', evidence: [ref(latest)] };
+    return {
+      requirement: 'scan',
+      kind: 'scan',
+      status: 'failed',
+      detail: 'scan evidence carries no finding counts',
+      evidence: [ref(latest)],
+    };
   }
   const over = SEVERITY_ORDER.filter((s) => limits[s] !== undefined && (counts[s] ?? 0) > limits[s]!).map(
     (s) => `${s} ${counts[s]} > ${limits[s]}`,
   );
-  if (over.length) return { requirement: 'scan', kind: 'scan', status: 'failed', detail: `scan over threshold: ${over.join(', ')}`, evidence: [ref(latest)] };
-  const summary = SEVERITY_ORDER.filter((s) => counts[s] !== undefined).map((s) => `${s}=${counts[s]}`).join(' ');
-  return { requirement: 'scan', kind: 'scan', status: 'passed', detail: `within thresholds (${summary || 'no findings'})`, evidence: [ref(latest)] };
+  if (over.length)
+    return {
+      requirement: 'scan',
+      kind: 'scan',
+      status: 'failed',
+      detail: `scan over threshold: ${over.join(', ')}`,
+      evidence: [ref(latest)],
+    };
+  const summary = SEVERITY_ORDER.filter((s) => counts[s] !== undefined)
+    .map((s) => `${s}=${counts[s]}`)
+    .join(' ');
+  return {
+    requirement: 'scan',
+    kind: 'scan',
+    status: 'passed',
+    detail: `within thresholds (${summary || 'no findings'})`,
+    evidence: [ref(latest)],
+  };
 }
 
 function judgeApproval(input: GateInput, approval: Approval): RequirementResult {
@@ -133,7 +167,8 @@ function judgeApproval(input: GateInput, approval: Approval): RequirementResult 
   const eligible = (e: EvidenceRecord): string | undefined => {
     if (!e.recordedRoles.includes(approval.role)) return `${e.recordedBy} does not hold role ${approval.role}`;
     if (approval.group && !approval.group.includes(e.recordedBy)) return `${e.recordedBy} is not in the approver group`;
-    if (approval.fourEyes && authors.has(e.recordedBy)) return `${e.recordedBy} cannot approve their own change (four eyes)`;
+    if (approval.fourEyes && authors.has(e.recordedBy))
+      return `${e.recordedBy} cannot approve their own change (four eyes)`;
     return undefined;
   };
   // Each approver's newest decision counts once.
@@ -142,7 +177,13 @@ function judgeApproval(input: GateInput, approval: Approval): RequirementResult 
   const valid = [...latestBy.values()].filter((e) => !eligible(e));
   const rejection = valid.find((e) => e.status === 'failed');
   if (rejection) {
-    return { requirement: type, kind: 'approval', status: 'failed', detail: `rejected by ${rejection.recordedBy}`, evidence: valid.map(ref) };
+    return {
+      requirement: type,
+      kind: 'approval',
+      status: 'failed',
+      detail: `rejected by ${rejection.recordedBy}`,
+      evidence: valid.map(ref),
+    };
   }
   const approvers = valid.filter((e) => e.status === 'passed');
   if (approvers.length >= approval.quorum) {
@@ -176,8 +217,18 @@ export function evaluateGate(input: GateInput): GateResult {
     const from = input.stage.from ?? '';
     results.push(
       input.enteredPreviousStageAt === undefined
-        ? { requirement: `reached ${from}`, kind: 'previous-stage', status: 'missing', detail: `this digest was never promoted into ${from}` }
-        : { requirement: `reached ${from}`, kind: 'previous-stage', status: 'passed', detail: `in ${from} since ${new Date(input.enteredPreviousStageAt).toISOString()}` },
+        ? {
+            requirement: `reached ${from}`,
+            kind: 'previous-stage',
+            status: 'missing',
+            detail: `this digest was never promoted into ${from}`,
+          }
+        : {
+            requirement: `reached ${from}`,
+            kind: 'previous-stage',
+            status: 'passed',
+            detail: `in ${from} since ${new Date(input.enteredPreviousStageAt).toISOString()}`,
+          },
     );
   }
   const approvalTypes = new Map(gate.approvals.map((a) => [a.type, a]));
@@ -199,13 +250,23 @@ export function evaluateGate(input: GateInput): GateResult {
         detail: s.valid ? `verified with key ${s.keyIds.map((k) => k.slice(0, 12)).join(', ')}` : s.reason,
       });
     } else if (!gate.require.includes('signature')) {
-      results.push({ requirement: 'signature', kind: 'signature', status: 'missing', detail: 'signature not verified' });
+      results.push({
+        requirement: 'signature',
+        kind: 'signature',
+        status: 'missing',
+        detail: 'signature not verified',
+      });
     }
   }
   if (gate.soak > 0) {
     const since = input.enteredPreviousStageAt;
     if (since === undefined) {
-      results.push({ requirement: 'soak', kind: 'soak', status: 'missing', detail: `needs ${formatDuration(gate.soak)} in ${input.stage.from}` });
+      results.push({
+        requirement: 'soak',
+        kind: 'soak',
+        status: 'missing',
+        detail: `needs ${formatDuration(gate.soak)} in ${input.stage.from}`,
+      });
     } else {
       const spent = input.now - since;
       results.push({
@@ -217,9 +278,19 @@ export function evaluateGate(input: GateInput): GateResult {
     }
   }
   for (const h of input.holds) {
-    results.push({ requirement: h.kind, kind: 'hold', status: 'failed', detail: `digest is under ${h.kind}: ${h.reason}` });
+    results.push({
+      requirement: h.kind,
+      kind: 'hold',
+      status: 'failed',
+      detail: `digest is under ${h.kind}: ${h.reason}`,
+    });
   }
-  return { stage: input.stage.name, digest: input.digest, passed: results.every((r) => r.status === 'passed'), requirements: results };
+  return {
+    stage: input.stage.name,
+    digest: input.digest,
+    passed: results.every((r) => r.status === 'passed'),
+    requirements: results,
+  };
 }
 
 /** The requirements that keep a gate shut, as one sentence. */

@@ -34,23 +34,46 @@ export function keySource(rt: Runtime, ref: string, env: NodeJS.ProcessEnv = pro
 
 async function keySet(rt: Runtime, refs: string[]): Promise<PublicKeySet> {
   const sets = await Promise.all(refs.map((r) => loadPublicKeys(keySource(rt, r, rt.env))));
-  return publicKeySet(sets.flatMap((s) => s.keys.map((k) => k.key)), refs.join(', '));
+  return publicKeySet(
+    sets.flatMap((s) => s.keys.map((k) => k.key)),
+    refs.join(', '),
+  );
 }
 
-export async function promotionHooks(rt: Runtime, options: { onDelivery?: (r: DeliveryResult) => void } = {}): Promise<PromotionHooks> {
+export async function promotionHooks(
+  rt: Runtime,
+  options: { onDelivery?: (r: DeliveryResult) => void } = {},
+): Promise<PromotionHooks> {
   const hub = rt.policy.notifications.length
-    ? NotificationHub.fromPolicy(rt.policy, { env: rt.env, ...(options.onDelivery ? { onResult: options.onDelivery } : {}) })
+    ? NotificationHub.fromPolicy(rt.policy, {
+        env: rt.env,
+        ...(options.onDelivery ? { onResult: options.onDelivery } : {}),
+      })
     : undefined;
   return {
     async verifySignature(loc, refs) {
       try {
         const keys = await keySet(rt, refs);
-        const result = await verifyImage(rt.pool, { registry: loc.registry, repository: loc.repository, digest: loc.digest }, keys, {
-          audit: async (entry) => {
-            await rt.audit(rt.store, { actor: 'system:promotion', action: entry.action, repository: entry.repository, digest: entry.digest, reason: entry.reason ?? null, result: entry.result, details: entry.details });
+        const result = await verifyImage(
+          rt.pool,
+          { registry: loc.registry, repository: loc.repository, digest: loc.digest },
+          keys,
+          {
+            audit: async (entry) => {
+              await rt.audit(rt.store, {
+                actor: 'system:promotion',
+                action: entry.action,
+                repository: entry.repository,
+                digest: entry.digest,
+                reason: entry.reason ?? null,
+                result: entry.result,
+                details: entry.details,
+              });
+            },
           },
-        });
-        if (result.valid.length > 0) return { valid: true, reason: 'verified', keyIds: [...new Set(result.valid.map((v) => v.keyId))] };
+        );
+        if (result.valid.length > 0)
+          return { valid: true, reason: 'verified', keyIds: [...new Set(result.valid.map((v) => v.keyId))] };
         const why = result.rejected.map((r) => `${r.source}: ${r.reason}`).join('; ');
         return { valid: false, reason: why || 'no signatures found', keyIds: [] };
       } catch (err) {
@@ -61,10 +84,20 @@ export async function promotionHooks(rt: Runtime, options: { onDelivery?: (r: De
       const signer = await parseKeyRef(keySource(rt, ref, rt.env), { env: rt.env });
       await signImage(rt.pool, { registry: loc.registry, repository: loc.repository, digest: loc.digest }, signer, {
         audit: async (entry) => {
-          await rt.audit(rt.store, { actor: 'system:promotion', action: entry.action, repository: entry.repository, digest: entry.digest, reason: entry.reason ?? null, result: entry.result, details: entry.details });
+          await rt.audit(rt.store, {
+            actor: 'system:promotion',
+            action: entry.action,
+            repository: entry.repository,
+            digest: entry.digest,
+            reason: entry.reason ?? null,
+            result: entry.result,
+            details: entry.details,
+          });
         },
       });
     },
-    ...(hub ? { notify: (n) => hub.publish(lifecycleEvent(n.type, { subject: n.subject, summary: n.summary, data: n.data })) } : {}),
+    ...(hub
+      ? { notify: (n) => hub.publish(lifecycleEvent(n.type, { subject: n.subject, summary: n.summary, data: n.data })) }
+      : {}),
   };
 }

@@ -22,32 +22,65 @@ export interface RollbackOutcome {
 }
 
 /** Re-points a stage tag to the digest promoted before the current one. */
-export async function rollback(rt: Runtime, actor: Actor, req: { image: string; stage: string }, hooks: PromotionHooks = {}): Promise<RollbackOutcome> {
+export async function rollback(
+  rt: Runtime,
+  actor: Actor,
+  req: { image: string; stage: string },
+  hooks: PromotionHooks = {},
+): Promise<RollbackOutcome> {
   const stage = stageByName(rt.policy, req.stage);
   if (!stage) throw new SluiceError('STAGE_UNKNOWN', 'invalid-input', `unknown stage "${req.stage}"`);
   const [teamName, repo, ...rest] = req.image.split('/');
   const team = teamName ? teamByName(rt.policy, teamName) : undefined;
-  if (!team || !repo || rest.length) throw new SluiceError('USAGE', 'usage', `rollback takes team/repo (e.g. acme/api), got "${req.image}"`);
+  if (!team || !repo || rest.length)
+    throw new SluiceError('USAGE', 'usage', `rollback takes team/repo (e.g. acme/api), got "${req.image}"`);
   requireRole(actor, team.name, `roll back ${stage.name}`, stage.responsibleRole, 'operations');
   const loc = repositoryFor(rt.policy, { team: team.name, stage, repo });
   const reg = rt.registryForHost(loc.registry.host)!;
   const client = rt.pool.get(reg.host);
   const current = (await client.headManifest(loc.repository, stage.stageTag))?.digest;
-  if (!current) throw new SluiceError('STAGE_TAG_MISSING', 'not-found', `${loc.repository}:${stage.stageTag} does not exist; nothing to roll back`);
-  const history = await listPromotions(rt.store, { team: team.name, repo, stage: stage.name, status: 'succeeded', limit: 1000 });
+  if (!current)
+    throw new SluiceError(
+      'STAGE_TAG_MISSING',
+      'not-found',
+      `${loc.repository}:${stage.stageTag} does not exist; nothing to roll back`,
+    );
+  const history = await listPromotions(rt.store, {
+    team: team.name,
+    repo,
+    stage: stage.name,
+    status: 'succeeded',
+    limit: 1000,
+  });
   const idx = history.findIndex((p) => p.digest === current);
   const before = history.slice(idx >= 0 ? idx + 1 : 0).find((p) => p.digest !== current);
-  if (!before) throw new SluiceError('ROLLBACK_NO_TARGET', 'not-found', `no earlier digest was promoted into ${stage.name} for ${team.name}/${repo}`);
+  if (!before)
+    throw new SluiceError(
+      'ROLLBACK_NO_TARGET',
+      'not-found',
+      `no earlier digest was promoted into ${stage.name} for ${team.name}/${repo}`,
+    );
   const holds = await activeHolds(rt.store, [before.digest]);
-  if (holds.length) throw new SluiceError('ROLLBACK_TARGET_HELD', 'conflict', `previous digest ${before.digest} is under ${holds[0]!.kind}: ${holds[0]!.reason}`);
+  if (holds.length)
+    throw new SluiceError(
+      'ROLLBACK_TARGET_HELD',
+      'conflict',
+      `previous digest ${before.digest} is under ${holds[0]!.kind}: ${holds[0]!.reason}`,
+    );
   const manifest = await client.getManifest(loc.repository, before.digest).catch((err) => {
     const e = asSluiceError(err);
     if (e.category === 'not-found') {
-      throw new SluiceError('ROLLBACK_TARGET_GONE', 'not-found', `previous digest ${before.digest} is no longer in ${loc.repository}`, { digest: before.digest });
+      throw new SluiceError(
+        'ROLLBACK_TARGET_GONE',
+        'not-found',
+        `previous digest ${before.digest} is no longer in ${loc.repository}`,
+        { digest: before.digest },
+      );
     }
     throw e;
   });
-  for (const tag of [stage.stageTag, ...stage.alsoTag]) await client.putManifest(loc.repository, tag, manifest.bytes, manifest.mediaType);
+  for (const tag of [stage.stageTag, ...stage.alsoTag])
+    await client.putManifest(loc.repository, tag, manifest.bytes, manifest.mediaType);
   const now = rt.now();
   const id = await rt.store.transaction(async (tx) => {
     const pid = await insertPromotion(tx, {
@@ -87,7 +120,12 @@ export async function rollback(rt: Runtime, actor: Actor, req: { image: string; 
     return pid;
   });
   await refreshReference(inventoryFor(rt, reg), reg, loc.repository, { tag: stage.stageTag }, 'rollback');
-  await hooks.notify?.({ type: 'rollback.succeeded', subject: `${reg.host}/${loc.repository}@${before.digest}`, summary: `${team.name}/${repo} ${stage.name} rolled back by ${actor.name}`, data: { from: current, to: before.digest } });
+  await hooks.notify?.({
+    type: 'rollback.succeeded',
+    subject: `${reg.host}/${loc.repository}@${before.digest}`,
+    summary: `${team.name}/${repo} ${stage.name} rolled back by ${actor.name}`,
+    data: { from: current, to: before.digest },
+  });
   return { id, stage: stage.name, target: `${reg.host}/${loc.repository}`, from: current, to: before.digest };
 }
 
@@ -104,14 +142,21 @@ export interface DeployableReport {
   checks: DeployableCheck[];
 }
 
-async function blobsPresent(client: RegistryClient, repository: string, digest: string, checks: DeployableCheck[], platform: string): Promise<string[]> {
+async function blobsPresent(
+  client: RegistryClient,
+  repository: string,
+  digest: string,
+  checks: DeployableCheck[],
+  platform: string,
+): Promise<string[]> {
   const m = await client.getManifest(repository, digest);
   const blobs = blobsOf(m).filter((b) => !isForeignLayer(b.mediaType));
   const missing: string[] = [];
   await mapLimit(blobs, 8, async (b) => {
     const head = await client.headBlob(repository, b.digest);
     if (!head) missing.push(b.digest);
-    else if (head.size >= 0 && head.size !== b.size) missing.push(`${b.digest} (size ${head.size}, manifest says ${b.size})`);
+    else if (head.size >= 0 && head.size !== b.size)
+      missing.push(`${b.digest} (size ${head.size}, manifest says ${b.size})`);
   });
   checks.push({
     check: `blobs ${platform}`,
@@ -143,7 +188,13 @@ export async function verifyDeployable(
       reference: refText,
       digest: ref.digest ?? '',
       deployable: false,
-      checks: [{ check: 'manifest', ok: false, detail: `${ref.repository}:${ref.digest ?? ref.tag} does not exist (this is ImagePullBackOff)` }],
+      checks: [
+        {
+          check: 'manifest',
+          ok: false,
+          detail: `${ref.repository}:${ref.digest ?? ref.tag} does not exist (this is ImagePullBackOff)`,
+        },
+      ],
     };
   }
   const digest = head.digest;
@@ -152,9 +203,15 @@ export async function verifyDeployable(
   const digests = [digest];
   if (top.kind === 'index') {
     for (const child of top.manifests) {
-      const platform = child.platform ? `${child.platform.os}/${child.platform.architecture}${child.platform.variant ? `/${child.platform.variant}` : ''}` : child.digest;
+      const platform = child.platform
+        ? `${child.platform.os}/${child.platform.architecture}${child.platform.variant ? `/${child.platform.variant}` : ''}`
+        : child.digest;
       const present = await client.headManifest(ref.repository, child.digest);
-      checks.push({ check: `manifest ${platform}`, ok: !!present, detail: present ? child.digest : `child manifest ${child.digest} is missing` });
+      checks.push({
+        check: `manifest ${platform}`,
+        ok: !!present,
+        detail: present ? child.digest : `child manifest ${child.digest} is missing`,
+      });
       if (present) await blobsPresent(client, ref.repository, child.digest, checks, platform);
       digests.push(child.digest);
     }
@@ -165,48 +222,82 @@ export async function verifyDeployable(
   checks.push({
     check: 'not held',
     ok: holds.length === 0,
-    detail: holds.length === 0 ? 'not quarantined, no legal hold' : holds.map((h) => `${h.kind}: ${h.reason}`).join('; '),
+    detail:
+      holds.length === 0 ? 'not quarantined, no legal hold' : holds.map((h) => `${h.kind}: ${h.reason}`).join('; '),
   });
   let keys = options.keys;
   if (!keys && reg) {
     const owner = parseRepositoryPath(rt.policy, ref.repository, { registry: reg.name });
     const stage = owner ? stageByName(rt.policy, owner.stage) : undefined;
-    if (stage && (stage.gate.signature.required || stage.gate.require.includes('signature'))) keys = stage.gate.signature.keys;
+    if (stage && (stage.gate.signature.required || stage.gate.require.includes('signature')))
+      keys = stage.gate.signature.keys;
   }
   if (keys && keys.length) {
     if (!hooks.verifySignature) {
       checks.push({ check: 'signature', ok: false, detail: 'signature verification is not available' });
     } else {
-      const s: SignatureCheck = await hooks.verifySignature({ registry: ref.registry, repository: ref.repository, digest }, keys);
-      checks.push({ check: 'signature', ok: s.valid, detail: s.valid ? `verified (${s.keyIds.join(', ')})` : s.reason });
+      const s: SignatureCheck = await hooks.verifySignature(
+        { registry: ref.registry, repository: ref.repository, digest },
+        keys,
+      );
+      checks.push({
+        check: 'signature',
+        ok: s.valid,
+        detail: s.valid ? `verified (${s.keyIds.join(', ')})` : s.reason,
+      });
     }
   }
   return { reference: refText, digest, deployable: checks.every((c) => c.ok), checks };
 }
 
-export async function addHold(rt: Runtime, actor: Actor, req: { ref: string; kind: Hold['kind']; reason: string }): Promise<Hold> {
+export async function addHold(
+  rt: Runtime,
+  actor: Actor,
+  req: { ref: string; kind: Hold['kind']; reason: string },
+): Promise<Hold> {
   const ref = parseReference(req.ref, { defaultRegistry: rt.registries[0]?.host, defaultTag: false });
   const reg = rt.registryForHost(ref.registry);
   const owner = reg ? parseRepositoryPath(rt.policy, ref.repository, { registry: reg.name }) : undefined;
-  if (!owner) throw new SluiceError('REPOSITORY_UNOWNED', 'invalid-input', `${ref.repository} is not a team stage repository`);
+  if (!owner)
+    throw new SluiceError('REPOSITORY_UNOWNED', 'invalid-input', `${ref.repository} is not a team stage repository`);
   requireRole(actor, owner.team, `place a ${req.kind}`, 'security');
-  const digest = ref.digest ?? (await rt.pool.get(ref.registry).headManifest(ref.repository, ref.tag ?? 'latest'))?.digest;
+  const digest =
+    ref.digest ?? (await rt.pool.get(ref.registry).headManifest(ref.repository, ref.tag ?? 'latest'))?.digest;
   if (!digest) throw new SluiceError('IMAGE_NOT_FOUND', 'not-found', `${req.ref} does not exist`);
   if (!req.reason.trim()) throw new SluiceError('USAGE', 'usage', 'a hold needs a reason');
   return rt.store.transaction(async (tx) => {
-    const hold = await insertHold(tx, { digest, kind: req.kind, reason: req.reason, createdBy: actor.name, createdAt: rt.now() });
-    await rt.audit(tx, { actor: actor.name, action: req.kind === 'quarantine' ? 'quarantine' : 'hold', repository: `${ref.registry}/${ref.repository}`, digest, reason: req.reason, result: 'success' });
+    const hold = await insertHold(tx, {
+      digest,
+      kind: req.kind,
+      reason: req.reason,
+      createdBy: actor.name,
+      createdAt: rt.now(),
+    });
+    await rt.audit(tx, {
+      actor: actor.name,
+      action: req.kind === 'quarantine' ? 'quarantine' : 'hold',
+      repository: `${ref.registry}/${ref.repository}`,
+      digest,
+      reason: req.reason,
+      result: 'success',
+    });
     return hold;
   });
 }
 
-export async function releaseHold(rt: Runtime, actor: Actor, req: { ref: string; kind: Hold['kind']; reason: string }): Promise<number> {
+export async function releaseHold(
+  rt: Runtime,
+  actor: Actor,
+  req: { ref: string; kind: Hold['kind']; reason: string },
+): Promise<number> {
   const ref = parseReference(req.ref, { defaultRegistry: rt.registries[0]?.host, defaultTag: false });
   const reg = rt.registryForHost(ref.registry);
   const owner = reg ? parseRepositoryPath(rt.policy, ref.repository, { registry: reg.name }) : undefined;
-  if (!owner) throw new SluiceError('REPOSITORY_UNOWNED', 'invalid-input', `${ref.repository} is not a team stage repository`);
+  if (!owner)
+    throw new SluiceError('REPOSITORY_UNOWNED', 'invalid-input', `${ref.repository} is not a team stage repository`);
   requireRole(actor, owner.team, `release a ${req.kind}`, 'security');
-  const digest = ref.digest ?? (await rt.pool.get(ref.registry).headManifest(ref.repository, ref.tag ?? 'latest'))?.digest;
+  const digest =
+    ref.digest ?? (await rt.pool.get(ref.registry).headManifest(ref.repository, ref.tag ?? 'latest'))?.digest;
   if (!digest) throw new SluiceError('IMAGE_NOT_FOUND', 'not-found', `${req.ref} does not exist`);
   return rt.store.transaction(async (tx) => {
     const n = await releaseHolds(tx, digest, req.kind, actor.name, rt.now());

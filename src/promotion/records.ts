@@ -37,11 +37,28 @@ export async function insertEvidence(h: StoreHandle, e: NewEvidence): Promise<Ev
       details: JSON.stringify(e.details),
     })
     .execute();
-  return { id, digest: e.digest, type: e.type, status: e.status, stage: e.stage, recordedBy: e.recordedBy, recordedRoles: e.recordedRoles, recordedAt: e.recordedAt, url: e.url, details: e.details };
+  return {
+    id,
+    digest: e.digest,
+    type: e.type,
+    status: e.status,
+    stage: e.stage,
+    recordedBy: e.recordedBy,
+    recordedRoles: e.recordedRoles,
+    recordedAt: e.recordedAt,
+    url: e.url,
+    details: e.details,
+  };
 }
 
 export async function evidenceFor(h: StoreHandle, digest: string): Promise<EvidenceRecord[]> {
-  const rows = await h.db.selectFrom('evidence').selectAll().where('digest', '=', digest).orderBy('recorded_at').orderBy('id').execute();
+  const rows = await h.db
+    .selectFrom('evidence')
+    .selectAll()
+    .where('digest', '=', digest)
+    .orderBy('recorded_at')
+    .orderBy('id')
+    .execute();
   return rows.map((r) => ({
     id: r.id,
     digest: r.digest,
@@ -58,13 +75,23 @@ export async function evidenceFor(h: StoreHandle, digest: string): Promise<Evide
 
 export type PromotionRow = Selectable<PromotionsTable>;
 
-export async function insertPromotion(h: StoreHandle, row: Omit<PromotionRow, 'id'> & { id?: string }): Promise<string> {
+export async function insertPromotion(
+  h: StoreHandle,
+  row: Omit<PromotionRow, 'id'> & { id?: string },
+): Promise<string> {
   const id = row.id ?? randomUUID();
-  await h.db.insertInto('promotions').values({ ...row, id }).execute();
+  await h.db
+    .insertInto('promotions')
+    .values({ ...row, id })
+    .execute();
   return id;
 }
 
-export async function updatePromotion(h: StoreHandle, id: string, set: Partial<Omit<PromotionRow, 'id'>>): Promise<void> {
+export async function updatePromotion(
+  h: StoreHandle,
+  id: string,
+  set: Partial<Omit<PromotionRow, 'id'>>,
+): Promise<void> {
   await h.db.updateTable('promotions').set(set).where('id', '=', id).execute();
 }
 
@@ -73,7 +100,13 @@ export async function getPromotion(h: StoreHandle, id: string): Promise<Promotio
 }
 
 /** When the digest entered `stage` for team/repo (latest succeeded promotion), if ever. */
-export async function enteredStageAt(h: StoreHandle, team: string, repo: string, stage: string, digest: string): Promise<number | undefined> {
+export async function enteredStageAt(
+  h: StoreHandle,
+  team: string,
+  repo: string,
+  stage: string,
+  digest: string,
+): Promise<number | undefined> {
   const row = await h.db
     .selectFrom('promotions')
     .select('finished_at')
@@ -113,11 +146,22 @@ export async function listPromotions(h: StoreHandle, f: PromotionFilter = {}): P
 }
 
 /** Takes the promotion lock of a target; true when this owner holds it now. */
-export async function acquireLock(h: StoreHandle, target: string, owner: string, now: number, ttlMs: number): Promise<boolean> {
+export async function acquireLock(
+  h: StoreHandle,
+  target: string,
+  owner: string,
+  now: number,
+  ttlMs: number,
+): Promise<boolean> {
   const res = await h.db
     .insertInto('promotion_locks')
     .values({ target, owner, expires_at: now + ttlMs })
-    .onConflict((oc) => oc.column('target').doUpdateSet({ owner, expires_at: now + ttlMs }).where('promotion_locks.expires_at', '<', now))
+    .onConflict((oc) =>
+      oc
+        .column('target')
+        .doUpdateSet({ owner, expires_at: now + ttlMs })
+        .where('promotion_locks.expires_at', '<', now),
+    )
     .executeTakeFirst();
   if (Number(res.numInsertedOrUpdatedRows ?? 0) > 0) return true;
   const row = await h.db.selectFrom('promotion_locks').select('owner').where('target', '=', target).executeTakeFirst();
@@ -139,20 +183,48 @@ export interface Hold {
 
 export async function activeHolds(h: StoreHandle, digests: string[]): Promise<Hold[]> {
   if (digests.length === 0) return [];
-  const rows = await h.db.selectFrom('holds').selectAll().where('digest', 'in', digests).where('released_at', 'is', null).orderBy('created_at').execute();
-  return rows.map((r) => ({ id: r.id, digest: r.digest, kind: r.kind as Hold['kind'], reason: r.reason, createdBy: r.created_by, createdAt: r.created_at }));
+  const rows = await h.db
+    .selectFrom('holds')
+    .selectAll()
+    .where('digest', 'in', digests)
+    .where('released_at', 'is', null)
+    .orderBy('created_at')
+    .execute();
+  return rows.map((r) => ({
+    id: r.id,
+    digest: r.digest,
+    kind: r.kind as Hold['kind'],
+    reason: r.reason,
+    createdBy: r.created_by,
+    createdAt: r.created_at,
+  }));
 }
 
 export async function insertHold(h: StoreHandle, hold: Omit<Hold, 'id'>): Promise<Hold> {
   const id = randomUUID();
   await h.db
     .insertInto('holds')
-    .values({ id, digest: hold.digest, kind: hold.kind, reason: hold.reason, created_by: hold.createdBy, created_at: hold.createdAt, released_by: null, released_at: null })
+    .values({
+      id,
+      digest: hold.digest,
+      kind: hold.kind,
+      reason: hold.reason,
+      created_by: hold.createdBy,
+      created_at: hold.createdAt,
+      released_by: null,
+      released_at: null,
+    })
     .execute();
   return { ...hold, id };
 }
 
-export async function releaseHolds(h: StoreHandle, digest: string, kind: Hold['kind'], by: string, at: number): Promise<number> {
+export async function releaseHolds(
+  h: StoreHandle,
+  digest: string,
+  kind: Hold['kind'],
+  by: string,
+  at: number,
+): Promise<number> {
   const res = await h.db
     .updateTable('holds')
     .set({ released_by: by, released_at: at })

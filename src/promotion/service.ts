@@ -13,7 +13,6 @@
 import { randomUUID } from 'node:crypto';
 import { SluiceError, asSluiceError } from '../errors.ts';
 import { CopyEngine } from '../oci/copy.ts';
-import { isDigest } from '../oci/digest.ts';
 import { parseReference, type Reference } from '../oci/reference.ts';
 import {
   activeWindow,
@@ -52,7 +51,10 @@ export interface LifecycleNotice {
 /** Capabilities the promotion engine calls out to; each is optional. */
 export interface PromotionHooks {
   /** Verifies signatures of a digest with the given key references. */
-  verifySignature?: (loc: { registry: string; repository: string; digest: string }, keys: string[]) => Promise<SignatureCheck>;
+  verifySignature?: (
+    loc: { registry: string; repository: string; digest: string },
+    keys: string[],
+  ) => Promise<SignatureCheck>;
   /** Signs a digest with a key reference (stage `sign`). */
   sign?: (loc: { registry: string; repository: string; digest: string }, keyRef: string) => Promise<void>;
   /** Delivers a notice; resolves when delivery was attempted, never rejects. */
@@ -83,7 +85,11 @@ export function previousStageOf(policy: LifecyclePolicy, stage: Stage): Stage | 
 function mustStage(policy: LifecyclePolicy, name: string): Stage {
   const stage = stageByName(policy, name);
   if (!stage) {
-    throw new SluiceError('STAGE_UNKNOWN', 'invalid-input', `unknown stage "${name}" (stages: ${policy.stages.map((s) => s.name).join(', ')})`);
+    throw new SluiceError(
+      'STAGE_UNKNOWN',
+      'invalid-input',
+      `unknown stage "${name}" (stages: ${policy.stages.map((s) => s.name).join(', ')})`,
+    );
   }
   return stage;
 }
@@ -95,7 +101,8 @@ function mustStage(policy: LifecyclePolicy, name: string): Stage {
  */
 export async function resolveStageImage(rt: Runtime, text: string, defaultStage: Stage): Promise<StageImage> {
   const policy = rt.policy;
-  const defaultReg = rt.registries.find((r) => policy.registries.find((p) => p.name === r.name)?.default) ?? rt.registries[0]!;
+  const defaultReg =
+    rt.registries.find((r) => policy.registries.find((p) => p.name === r.name)?.default) ?? rt.registries[0]!;
   let ref: Reference = parseReference(text, { defaultRegistry: defaultReg.host, defaultTag: false });
   let reg = rt.registryForHost(ref.registry);
   let owner = reg ? parseRepositoryPath(policy, ref.repository, { registry: reg.name }) : undefined;
@@ -109,7 +116,10 @@ export async function resolveStageImage(rt: Runtime, text: string, defaultStage:
       owner = { team: team.name, stage: defaultStage.name, repo: parts[1]! };
     }
   }
-  if (!reg) throw new SluiceError('REGISTRY_UNKNOWN', 'invalid-input', `registry ${ref.registry} is not in the policy`, { registry: ref.registry });
+  if (!reg)
+    throw new SluiceError('REGISTRY_UNKNOWN', 'invalid-input', `registry ${ref.registry} is not in the policy`, {
+      registry: ref.registry,
+    });
   if (!owner) {
     throw new SluiceError(
       'REPOSITORY_UNOWNED',
@@ -189,12 +199,21 @@ export async function checkGate(
     if (options.willSign && target.sign) {
       signature = { valid: true, reason: 'signed on promotion', keyIds: [target.sign.key] };
     } else if (hooks.verifySignature && gate.signature.keys.length > 0) {
-      signature = await hooks.verifySignature({ registry: image.registry.host, repository: image.repository, digest: image.digest }, gate.signature.keys);
+      signature = await hooks.verifySignature(
+        { registry: image.registry.host, repository: image.repository, digest: image.digest },
+        gate.signature.keys,
+      );
     } else if (gate.signature.keys.length === 0) {
-      signature = { valid: false, reason: 'the gate requires a signature but names no keys (gate.signature.keys)', keyIds: [] };
+      signature = {
+        valid: false,
+        reason: 'the gate requires a signature but names no keys (gate.signature.keys)',
+        keyIds: [],
+      };
     }
   }
-  const enteredPrevious = from ? await enteredStageAt(rt.store, image.team, image.repo, from.name, image.digest) : undefined;
+  const enteredPrevious = from
+    ? await enteredStageAt(rt.store, image.team, image.repo, from.name, image.digest)
+    : undefined;
   const result = evaluateGate({
     policy,
     stage: target,
@@ -223,7 +242,17 @@ export interface PromoteRequest {
 export type PromoteOutcome =
   | { status: 'dry-run'; gate: GateResult; target: string; versionTag: string; stageTags: string[] }
   | { status: 'scheduled'; id: string; gate: GateResult; scheduledFor: string }
-  | { status: 'succeeded'; id: string; gate: GateResult; digest: string; target: string; versionTag: string; stageTags: string[]; previousDigest: string | null; copied: boolean };
+  | {
+      status: 'succeeded';
+      id: string;
+      gate: GateResult;
+      digest: string;
+      target: string;
+      versionTag: string;
+      stageTags: string[];
+      previousDigest: string | null;
+      copied: boolean;
+    };
 
 function nextWindowStart(stage: Stage, now: Date, timeZone: string): Date | undefined {
   let best: Date | undefined;
@@ -238,7 +267,12 @@ function inWindow(stage: Stage, now: Date): boolean {
   return stage.maintenanceWindows.some((w) => activeWindow(w, now) !== undefined);
 }
 
-export async function promote(rt: Runtime, actor: Actor, req: PromoteRequest, hooks: PromotionHooks = {}): Promise<PromoteOutcome> {
+export async function promote(
+  rt: Runtime,
+  actor: Actor,
+  req: PromoteRequest,
+  hooks: PromotionHooks = {},
+): Promise<PromoteOutcome> {
   const policy = rt.policy;
   const target = mustStage(policy, req.to);
   const from = previousStageOf(policy, target);
@@ -252,7 +286,8 @@ export async function promote(rt: Runtime, actor: Actor, req: PromoteRequest, ho
       { repository: image.repository },
     );
   }
-  if (stageIndex(policy, target) < 0) throw new SluiceError('STAGE_UNKNOWN', 'invalid-input', `unknown stage ${req.to}`);
+  if (stageIndex(policy, target) < 0)
+    throw new SluiceError('STAGE_UNKNOWN', 'invalid-input', `unknown stage ${req.to}`);
   requireRole(actor, image.team, `promote into ${target.name}`, target.responsibleRole);
   const versionTag = await versionTagOf(rt, image);
   const loc = repositoryFor(policy, { team: image.team, stage: target, repo: image.repo });
@@ -262,7 +297,8 @@ export async function promote(rt: Runtime, actor: Actor, req: PromoteRequest, ho
 
   const evaluation = await checkGate(rt, image, target, actor.name, hooks, { willSign: !!target.sign && !!hooks.sign });
   const gate = evaluation.result;
-  if (req.dryRun) return { status: 'dry-run', gate, target: `${targetReg.host}/${loc.repository}`, versionTag, stageTags };
+  if (req.dryRun)
+    return { status: 'dry-run', gate, target: `${targetReg.host}/${loc.repository}`, versionTag, stageTags };
 
   const now = new Date(rt.now());
   const base = {
@@ -290,7 +326,13 @@ export async function promote(rt: Runtime, actor: Actor, req: PromoteRequest, ho
   };
   if (!gate.passed) {
     await rt.store.transaction(async (tx) => {
-      if (!actor.system) await insertPromotion(tx, { ...base, status: 'refused', finished_at: now.getTime(), error: describeFailure(gate) });
+      if (!actor.system)
+        await insertPromotion(tx, {
+          ...base,
+          status: 'refused',
+          finished_at: now.getTime(),
+          error: describeFailure(gate),
+        });
       await rt.audit(tx, {
         actor: actor.name,
         action: 'promotion',
@@ -302,23 +344,40 @@ export async function promote(rt: Runtime, actor: Actor, req: PromoteRequest, ho
         details: { from: from?.name ?? null, to: target.name },
       });
     });
-    await hooks.notify?.({ type: 'gate.failed', subject, summary: `gate of ${target.name} failed for ${image.repo}:${versionTag}`, data: { gate } });
-    throw new SluiceError('GATE_FAILED', 'policy-violation', `gate of ${target.name} is not satisfied for ${image.digest}: ${describeFailure(gate)}`, {
-      digest: image.digest,
-      stage: target.name,
-      gate,
+    await hooks.notify?.({
+      type: 'gate.failed',
+      subject,
+      summary: `gate of ${target.name} failed for ${image.repo}:${versionTag}`,
+      data: { gate },
     });
+    throw new SluiceError(
+      'GATE_FAILED',
+      'policy-violation',
+      `gate of ${target.name} is not satisfied for ${image.digest}: ${describeFailure(gate)}`,
+      {
+        digest: image.digest,
+        stage: target.name,
+        gate,
+      },
+    );
   }
 
   if (target.trigger === 'scheduled' && target.maintenanceWindows.length > 0 && !inWindow(target, now)) {
     if (req.force) {
-      requireRole(actor, image.team, `force a promotion into ${target.name} outside its maintenance window`, 'operations');
+      requireRole(
+        actor,
+        image.team,
+        `force a promotion into ${target.name} outside its maintenance window`,
+        'operations',
+      );
     } else {
       const at = nextWindowStart(target, now, policy.timeZone);
-      if (!at) throw new SluiceError('WINDOW_NONE', 'conflict', `stage ${target.name} has no upcoming maintenance window`);
+      if (!at)
+        throw new SluiceError('WINDOW_NONE', 'conflict', `stage ${target.name} has no upcoming maintenance window`);
       const id = req.promotionId ?? randomUUID();
       await rt.store.transaction(async (tx) => {
-        if (!req.promotionId) await insertPromotion(tx, { ...base, id, status: 'scheduled', scheduled_for: at.getTime() });
+        if (!req.promotionId)
+          await insertPromotion(tx, { ...base, id, status: 'scheduled', scheduled_for: at.getTime() });
         await rt.audit(tx, {
           actor: actor.name,
           action: 'promotion.schedule',
@@ -348,16 +407,35 @@ export async function promote(rt: Runtime, actor: Actor, req: PromoteRequest, ho
 
   const lockTarget = `${targetReg.name}/${loc.repository}`;
   // Resume an attempt that did not finish (crash, registry failure) instead of starting anew.
-  const unfinished = (await listPromotions(rt.store, { team: image.team, repo: image.repo, stage: target.name, digest: image.digest, status: 'running' }))[0];
+  const unfinished = (
+    await listPromotions(rt.store, {
+      team: image.team,
+      repo: image.repo,
+      stage: target.name,
+      digest: image.digest,
+      status: 'running',
+    })
+  )[0];
   const id = req.promotionId ?? unfinished?.id ?? randomUUID();
   if (!(await acquireLock(rt.store, lockTarget, id, now.getTime(), LOCK_TTL_MS))) {
-    throw new SluiceError('PROMOTION_IN_PROGRESS', 'conflict', `another promotion into ${lockTarget} is in progress; retry when it has finished`, {
-      repository: loc.repository,
-    });
+    throw new SluiceError(
+      'PROMOTION_IN_PROGRESS',
+      'conflict',
+      `another promotion into ${lockTarget} is in progress; retry when it has finished`,
+      {
+        repository: loc.repository,
+      },
+    );
   }
   try {
     await rt.store.transaction(async (tx) => {
-      if (unfinished || req.promotionId) await updatePromotion(tx, id, { status: 'running', started_at: now.getTime(), gate: base.gate, forced: base.forced });
+      if (unfinished || req.promotionId)
+        await updatePromotion(tx, id, {
+          status: 'running',
+          started_at: now.getTime(),
+          gate: base.gate,
+          forced: base.forced,
+        });
       else await insertPromotion(tx, { ...base, id, status: 'running', started_at: now.getTime() });
     });
     if (req.force && target.trigger === 'scheduled' && !inWindow(target, now)) {
@@ -378,8 +456,17 @@ export async function promote(rt: Runtime, actor: Actor, req: PromoteRequest, ho
     if (target.sign && hooks.sign) {
       await hooks.sign({ registry: targetReg.host, repository: loc.repository, digest: image.digest }, target.sign.key);
       if ((target.gate.signature.required || target.gate.require.includes('signature')) && hooks.verifySignature) {
-        const check = await hooks.verifySignature({ registry: targetReg.host, repository: loc.repository, digest: image.digest }, target.gate.signature.keys);
-        if (!check.valid) throw new SluiceError('SIGNATURE_INVALID', 'policy-violation', `signature made on promotion does not verify: ${check.reason}`, { digest: image.digest });
+        const check = await hooks.verifySignature(
+          { registry: targetReg.host, repository: loc.repository, digest: image.digest },
+          target.gate.signature.keys,
+        );
+        if (!check.valid)
+          throw new SluiceError(
+            'SIGNATURE_INVALID',
+            'policy-violation',
+            `signature made on promotion does not verify: ${check.reason}`,
+            { digest: image.digest },
+          );
       }
     }
     // The stage tags move only now that the digest is fully present in the target.
@@ -390,9 +477,15 @@ export async function promote(rt: Runtime, actor: Actor, req: PromoteRequest, ho
       if (current !== image.digest) await dst.putManifest(loc.repository, tag, manifest.bytes, manifest.mediaType);
     }
     const finished = rt.now();
-    const prev = previous === image.digest ? (await priorDigest(rt, image.team, image.repo, target.name, image.digest)) : previous;
+    const prev =
+      previous === image.digest ? await priorDigest(rt, image.team, image.repo, target.name, image.digest) : previous;
     await rt.store.transaction(async (tx) => {
-      await updatePromotion(tx, id, { status: 'succeeded', finished_at: finished, previous_digest: prev ?? null, error: null });
+      await updatePromotion(tx, id, {
+        status: 'succeeded',
+        finished_at: finished,
+        previous_digest: prev ?? null,
+        error: null,
+      });
       await rt.audit(tx, {
         actor: actor.name,
         action: 'promotion',
@@ -401,12 +494,21 @@ export async function promote(rt: Runtime, actor: Actor, req: PromoteRequest, ho
         tag: versionTag,
         reason: `promoted from ${from?.name ?? '(push)'} to ${target.name}${req.force ? ' (forced)' : ''}`,
         result: 'success',
-        details: { from: from?.name ?? null, to: target.name, stageTags, previous: prev ?? null, promotion: id, copiedBlobs: copy.blobs },
+        details: {
+          from: from?.name ?? null,
+          to: target.name,
+          stageTags,
+          previous: prev ?? null,
+          promotion: id,
+          copiedBlobs: copy.blobs,
+        },
       });
     });
     // Keep the inventory current so automatic triggers see the digest in its new stage.
     for (const tag of [versionTag, ...stageTags]) {
-      await refreshReference(inventoryFor(rt, targetReg), targetReg, loc.repository, { tag }, 'promotion').catch(() => undefined);
+      await refreshReference(inventoryFor(rt, targetReg), targetReg, loc.repository, { tag }, 'promotion').catch(
+        () => undefined,
+      );
     }
     await hooks.notify?.({
       type: 'promotion.succeeded',
@@ -427,21 +529,31 @@ export async function promote(rt: Runtime, actor: Actor, req: PromoteRequest, ho
     };
   } catch (err) {
     const e = asSluiceError(err);
-    await rt.store.transaction(async (tx) => {
-      // Still `running` (not failed) when the cause is transient, so a re-run resumes it.
-      await updatePromotion(tx, id, { status: e.category === 'unavailable' ? 'running' : 'failed', error: e.message });
-      await rt.audit(tx, {
-        actor: actor.name,
-        action: 'promotion',
-        repository: `${targetReg.host}/${loc.repository}`,
-        digest: image.digest,
-        tag: versionTag,
-        reason: e.message,
-        result: 'failure',
-        details: { to: target.name, promotion: id, code: e.code },
-      });
-    }).catch(() => undefined);
-    await hooks.notify?.({ type: 'promotion.failed', subject, summary: `promotion of ${image.repo}:${versionTag} to ${target.name} failed: ${e.message}`, data: { code: e.code } });
+    await rt.store
+      .transaction(async (tx) => {
+        // Still `running` (not failed) when the cause is transient, so a re-run resumes it.
+        await updatePromotion(tx, id, {
+          status: e.category === 'unavailable' ? 'running' : 'failed',
+          error: e.message,
+        });
+        await rt.audit(tx, {
+          actor: actor.name,
+          action: 'promotion',
+          repository: `${targetReg.host}/${loc.repository}`,
+          digest: image.digest,
+          tag: versionTag,
+          reason: e.message,
+          result: 'failure',
+          details: { to: target.name, promotion: id, code: e.code },
+        });
+      })
+      .catch(() => undefined);
+    await hooks.notify?.({
+      type: 'promotion.failed',
+      subject,
+      summary: `promotion of ${image.repo}:${versionTag} to ${target.name} failed: ${e.message}`,
+      data: { code: e.code },
+    });
     throw e;
   } finally {
     await releaseLock(rt.store, lockTarget, id).catch(() => undefined);
@@ -449,13 +561,23 @@ export async function promote(rt: Runtime, actor: Actor, req: PromoteRequest, ho
 }
 
 /** The digest promoted into a stage before `current` (what a rollback returns to). */
-async function priorDigest(rt: Runtime, team: string, repo: string, stage: string, current: string): Promise<string | undefined> {
+async function priorDigest(
+  rt: Runtime,
+  team: string,
+  repo: string,
+  stage: string,
+  current: string,
+): Promise<string | undefined> {
   const rows = await listPromotions(rt.store, { team, repo, stage, status: 'succeeded', limit: 1000 });
   return rows.find((r) => r.digest !== current)?.digest;
 }
 
 /** Runs scheduled promotions whose window has opened. */
-export async function runScheduledPromotions(rt: Runtime, actorFor: (name: string) => Actor, hooks: PromotionHooks = {}): Promise<Array<{ id: string; status: string; error?: string }>> {
+export async function runScheduledPromotions(
+  rt: Runtime,
+  actorFor: (name: string) => Actor,
+  hooks: PromotionHooks = {},
+): Promise<Array<{ id: string; status: string; error?: string }>> {
   const due = await rt.store.db
     .selectFrom('promotions')
     .selectAll()
@@ -469,7 +591,11 @@ export async function runScheduledPromotions(rt: Runtime, actorFor: (name: strin
       const r = await promote(
         rt,
         actorFor(row.requested_by),
-        { ref: `${rt.registries.find((x) => x.name === row.source_registry)?.host}/${row.source_repository}@${row.digest}`, to: row.to_stage, promotionId: row.id },
+        {
+          ref: `${rt.registries.find((x) => x.name === row.source_registry)?.host}/${row.source_repository}@${row.digest}`,
+          to: row.to_stage,
+          promotionId: row.id,
+        },
         hooks,
       );
       out.push({ id: row.id, status: r.status });
@@ -497,7 +623,9 @@ export async function autoPromote(rt: Runtime, digest: string, hooks: PromotionH
       const from = previousStageOf(rt.policy, stage) ?? stage;
       const holders = await rt.store.db
         .selectFrom('repository_manifests as rm')
-        .innerJoin('repositories as r', (j) => j.onRef('r.registry', '=', 'rm.registry').onRef('r.name', '=', 'rm.repository'))
+        .innerJoin('repositories as r', (j) =>
+          j.onRef('r.registry', '=', 'rm.registry').onRef('r.name', '=', 'rm.repository'),
+        )
         .select(['rm.registry', 'rm.repository', 'r.team'])
         .where('rm.digest', '=', digest)
         .where('r.stage', '=', from.name)
@@ -505,7 +633,13 @@ export async function autoPromote(rt: Runtime, digest: string, hooks: PromotionH
       for (const h of holders) {
         const reg = rt.registries.find((r) => r.name === h.registry);
         if (!reg || !h.team) continue;
-        const already = await enteredStageAt(rt.store, h.team, parseRepositoryPath(rt.policy, h.repository, { registry: reg.name })?.repo ?? '', stage.name, digest);
+        const already = await enteredStageAt(
+          rt.store,
+          h.team,
+          parseRepositoryPath(rt.policy, h.repository, { registry: reg.name })?.repo ?? '',
+          stage.name,
+          digest,
+        );
         if (already !== undefined) continue;
         try {
           const r = await promote(rt, actor, { ref: `${reg.host}/${h.repository}@${digest}`, to: stage.name }, hooks);

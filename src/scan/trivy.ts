@@ -36,7 +36,12 @@ export function parseTrivyReport(text: string, source = 'report'): ScanSummary {
   try {
     json = JSON.parse(text);
   } catch (err) {
-    throw new SluiceError('SCAN_REPORT_INVALID', 'invalid-input', `${source} is not valid JSON: ${(err as Error).message}`, { location: source });
+    throw new SluiceError(
+      'SCAN_REPORT_INVALID',
+      'invalid-input',
+      `${source} is not valid JSON: ${(err as Error).message}`,
+      { location: source },
+    );
   }
   const report = obj(json);
   if (!report || report.SchemaVersion !== 2 || !Array.isArray(report.Results ?? [])) {
@@ -53,14 +58,29 @@ export function parseTrivyReport(text: string, source = 'report'): ScanSummary {
   const seen = new Set<string>();
   for (const [i, r] of ((report.Results as unknown[]) ?? []).entries()) {
     const result = obj(r);
-    if (!result) throw new SluiceError('SCAN_REPORT_INVALID', 'invalid-input', `${source}: Results[${i}] is not an object`, { location: source });
+    if (!result)
+      throw new SluiceError('SCAN_REPORT_INVALID', 'invalid-input', `${source}: Results[${i}] is not an object`, {
+        location: source,
+      });
     const vulns = result.Vulnerabilities;
     if (vulns === undefined || vulns === null) continue;
-    if (!Array.isArray(vulns)) throw new SluiceError('SCAN_REPORT_INVALID', 'invalid-input', `${source}: Results[${i}].Vulnerabilities is not a list`, { location: source });
+    if (!Array.isArray(vulns))
+      throw new SluiceError(
+        'SCAN_REPORT_INVALID',
+        'invalid-input',
+        `${source}: Results[${i}].Vulnerabilities is not a list`,
+        { location: source },
+      );
     for (const [j, v] of vulns.entries()) {
       const vuln = obj(v);
       const id = typeof vuln?.VulnerabilityID === 'string' ? vuln.VulnerabilityID : undefined;
-      if (!vuln || !id) throw new SluiceError('SCAN_REPORT_INVALID', 'invalid-input', `${source}: Results[${i}].Vulnerabilities[${j}] has no VulnerabilityID`, { location: source });
+      if (!vuln || !id)
+        throw new SluiceError(
+          'SCAN_REPORT_INVALID',
+          'invalid-input',
+          `${source}: Results[${i}].Vulnerabilities[${j}] has no VulnerabilityID`,
+          { location: source },
+        );
       const key = `${id}\u0000${String(vuln.PkgName ?? '')}\u0000${String(vuln.InstalledVersion ?? '')}`;
       if (seen.has(key)) continue;
       seen.add(key);
@@ -70,7 +90,9 @@ export function parseTrivyReport(text: string, source = 'report'): ScanSummary {
     }
   }
   const metadata = obj(report.Metadata) ?? {};
-  const repoDigests = Array.isArray(metadata.RepoDigests) ? metadata.RepoDigests.filter((d): d is string => typeof d === 'string') : [];
+  const repoDigests = Array.isArray(metadata.RepoDigests)
+    ? metadata.RepoDigests.filter((d): d is string => typeof d === 'string')
+    : [];
   const digests = repoDigests.map((d) => d.slice(d.indexOf('@') + 1)).filter((d) => d.startsWith('sha256:'));
   return {
     scanner: 'trivy',
@@ -86,7 +108,9 @@ export function parseTrivyReport(text: string, source = 'report'): ScanSummary {
 /** A report that names digests must name this one: evidence for A never counts for B. */
 export function assertReportIsFor(summary: ScanSummary, digest: string, source: string): void {
   const named = [...summary.digests];
-  const fromName = summary.artifact?.includes('@') ? summary.artifact.slice(summary.artifact.indexOf('@') + 1) : undefined;
+  const fromName = summary.artifact?.includes('@')
+    ? summary.artifact.slice(summary.artifact.indexOf('@') + 1)
+    : undefined;
   if (fromName) named.push(fromName);
   if (named.length > 0 && !named.includes(digest)) {
     throw new SluiceError(

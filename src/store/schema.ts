@@ -64,6 +64,8 @@ export interface ManifestsTable {
   base_digest: string | null;
   base_name: string | null;
   config_digest: string | null;
+  /** OCI 1.1 `subject` of a referrer (signature, SBOM): the digest it is about. */
+  subject_digest: string | null;
   first_seen: number;
   last_seen: number;
 }
@@ -176,6 +178,9 @@ export interface Tables {
   promotions: PromotionsTable;
   promotion_locks: PromotionLocksTable;
   holds: HoldsTable;
+  trash: TrashTable;
+  retention_notices: RetentionNoticesTable;
+  retention_approvals: RetentionApprovalsTable;
 }
 
 export interface EvidenceTable {
@@ -245,3 +250,36 @@ export interface HoldsTable {
   released_at: number | null;
 }
 
+export interface TrashTable {
+  id: string;
+  registry: string;
+  repository: string;
+  tag: string | null;
+  digest: string;
+  media_type: string;
+  trash_repository: string;
+  trash_tag: string;
+  reason: string;
+  trashed_by: string;
+  trashed_at: number;
+  purge_after: number;
+  restored_at: number | null;
+  restored_by: string | null;
+  purged_at: number | null;
+}
+
+export interface RetentionNoticesTable {
+  registry: string;
+  repository: string;
+  digest: string;
+  tag: string;
+  noticed_at: number;
+  delete_after: number;
+}
+
+export interface RetentionApprovalsTable {
+  fingerprint: string;
+  approved_by: string;
+  approved_at: number;
+  scope: string;
+}

@@ -13,7 +13,11 @@ export interface CliResult {
 export async function runCli(args: string[], env: NodeJS.ProcessEnv = {}): Promise<CliResult> {
   let stdout = '';
   let stderr = '';
-  const code = await main(args, { out: (t) => void (stdout += t), err: (t) => void (stderr += t) }, { ...process.env, ...env });
+  const code = await main(
+    args,
+    { out: (t) => void (stdout += t), err: (t) => void (stderr += t) },
+    { ...process.env, ...env },
+  );
   return { code, stdout, stderr };
 }
 
@@ -34,7 +38,9 @@ const ROOT = path.resolve(import.meta.dirname, '../..');
 /** Runs `bin/sluice.js` with the repository's Node 24, as a user would through npx. */
 export async function runBin(args: string[], env: NodeJS.ProcessEnv = {}): Promise<CliResult> {
   try {
-    const r = await run(process.execPath, [path.join(ROOT, 'bin/sluice.js'), ...args], { env: { ...process.env, ...env } });
+    const r = await run(process.execPath, [path.join(ROOT, 'bin/sluice.js'), ...args], {
+      env: { ...process.env, ...env },
+    });
     return { code: 0, stdout: r.stdout.toString('utf8'), stderr: r.stderr };
   } catch (err) {
     if (!(err instanceof CommandError)) throw err;

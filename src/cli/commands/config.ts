@@ -16,7 +16,9 @@ export function registerConfigCommands(program: Command, ctx: CliContext): void 
     .action(async (file: string, opts: { force?: boolean }, cmd: Command) => {
       const g = ctx.globals(cmd);
       if (existsSync(file) && !opts.force) {
-        throw new SluiceError('FILE_EXISTS', 'conflict', `${file} already exists; use --force to overwrite it`, { location: file });
+        throw new SluiceError('FILE_EXISTS', 'conflict', `${file} already exists; use --force to overwrite it`, {
+          location: file,
+        });
       }
       await writeFile(file, renderInitFile(), { mode: 0o644 });
       emit(ctx.w, g.output, { written: file }, { text: () => `wrote ${file}\n` });
@@ -30,11 +32,19 @@ export function registerConfigCommands(program: Command, ctx: CliContext): void 
     .action(async (file: string, _opts: unknown, cmd: Command) => {
       const g = ctx.globals(cmd);
       const result = await validatePolicyFile(file);
-      emit(ctx.w, g.output, { file, valid: result.ok, problems: result.problems }, {
-        text: () => (result.ok ? `${file}: valid\n` : result.problems.map((p) => formatProblem(p) + '\n').join('')),
-      });
+      emit(
+        ctx.w,
+        g.output,
+        { file, valid: result.ok, problems: result.problems },
+        {
+          text: () => (result.ok ? `${file}: valid\n` : result.problems.map((p) => formatProblem(p) + '\n').join('')),
+        },
+      );
       if (!result.ok) {
-        throw new SluiceError('POLICY_INVALID', 'invalid-input', `${file}: ${result.problems.length} problem(s)`, { location: file, reported: true });
+        throw new SluiceError('POLICY_INVALID', 'invalid-input', `${file}: ${result.problems.length} problem(s)`, {
+          location: file,
+          reported: true,
+        });
       }
     });
 }

@@ -22,7 +22,11 @@ export function registerInventoryCommands(program: Command, ctx: CliContext): vo
       const rt = await ctx.runtime(g);
       const targets = opts.registry ? rt.registries.filter((r) => r.name === opts.registry) : rt.registries;
       if (targets.length === 0) {
-        throw new SluiceError('REGISTRY_UNKNOWN', 'invalid-input', `no registry named "${opts.registry}" in ${rt.policyPath}`);
+        throw new SluiceError(
+          'REGISTRY_UNKNOWN',
+          'invalid-input',
+          `no registry named "${opts.registry}" in ${rt.policyPath}`,
+        );
       }
       const reports: SyncReport[] = [];
       for (const reg of targets) reports.push(await syncRegistry(inventoryFor(rt, reg), reg));
@@ -40,9 +44,12 @@ export function registerInventoryCommands(program: Command, ctx: CliContext): vo
           { header: 'DURATION', value: (r) => `${r.durationMs} ms`, wide: true },
         ],
       });
-      for (const r of reports) for (const e of r.errors) ctx.w.err(`warning: ${r.registry}/${e.repository}: ${e.message}\n`);
+      for (const r of reports)
+        for (const e of r.errors) ctx.w.err(`warning: ${r.registry}/${e.repository}: ${e.message}\n`);
       if (reports.some((r) => r.errors.length > 0)) {
-        throw new SluiceError('SYNC_INCOMPLETE', 'unavailable', 'sync finished with errors (see warnings above)', { reported: true });
+        throw new SluiceError('SYNC_INCOMPLETE', 'unavailable', 'sync finished with errors (see warnings above)', {
+          reported: true,
+        });
       }
     });
 
@@ -56,35 +63,40 @@ export function registerInventoryCommands(program: Command, ctx: CliContext): vo
     .option('--registry <name>')
     .option('--label <key=value>', 'label filter (repeatable)', collect)
     .option('--all', 'include untagged digests and signature artifacts')
-    .action(async (opts: { team?: string; stage?: string; category?: string; registry?: string; label?: string[]; all?: boolean }, cmd: Command) => {
-      const g = ctx.globals(cmd);
-      const rt = await ctx.runtime(g);
-      const rows = await listImages(rt.store, {
-        ...(opts.team ? { team: opts.team } : {}),
-        ...(opts.stage ? { stage: opts.stage } : {}),
-        ...(opts.category ? { category: opts.category } : {}),
-        ...(opts.registry ? { registry: opts.registry } : {}),
-        ...(opts.label ? { labels: opts.label } : {}),
-        ...(opts.all ? { all: true } : {}),
-      });
-      emit(ctx.w, g.output, rows, {
-        rows,
-        columns: [
-          { header: 'REPOSITORY', value: (r) => r.repository },
-          { header: 'TAGS', value: (r) => r.tags.join(',') || '<none>' },
-          { header: 'DIGEST', value: (r) => (g.output === 'wide' ? r.digest : shortDigest(r.digest)) },
-          { header: 'TEAM', value: (r) => r.team ?? '-' },
-          { header: 'STAGE', value: (r) => r.stage ?? '-' },
-          { header: 'CATEGORY', value: (r) => r.category ?? '-' },
-          { header: 'PLATFORMS', value: (r) => r.platforms.join(',') || '-' },
-          { header: 'SIZE', value: (r) => formatBytes(r.size) },
-          { header: 'CREATED', value: (r) => r.created ?? '-' },
-          { header: 'REGISTRY', value: (r) => r.registry, wide: true },
-          { header: 'USER', value: (r) => r.user ?? '-', wide: true },
-        ],
-        name: (r) => `${r.registry}/${r.repository}@${r.digest}`,
-      });
-    });
+    .action(
+      async (
+        opts: { team?: string; stage?: string; category?: string; registry?: string; label?: string[]; all?: boolean },
+        cmd: Command,
+      ) => {
+        const g = ctx.globals(cmd);
+        const rt = await ctx.runtime(g);
+        const rows = await listImages(rt.store, {
+          ...(opts.team ? { team: opts.team } : {}),
+          ...(opts.stage ? { stage: opts.stage } : {}),
+          ...(opts.category ? { category: opts.category } : {}),
+          ...(opts.registry ? { registry: opts.registry } : {}),
+          ...(opts.label ? { labels: opts.label } : {}),
+          ...(opts.all ? { all: true } : {}),
+        });
+        emit(ctx.w, g.output, rows, {
+          rows,
+          columns: [
+            { header: 'REPOSITORY', value: (r) => r.repository },
+            { header: 'TAGS', value: (r) => r.tags.join(',') || '<none>' },
+            { header: 'DIGEST', value: (r) => (g.output === 'wide' ? r.digest : shortDigest(r.digest)) },
+            { header: 'TEAM', value: (r) => r.team ?? '-' },
+            { header: 'STAGE', value: (r) => r.stage ?? '-' },
+            { header: 'CATEGORY', value: (r) => r.category ?? '-' },
+            { header: 'PLATFORMS', value: (r) => r.platforms.join(',') || '-' },
+            { header: 'SIZE', value: (r) => formatBytes(r.size) },
+            { header: 'CREATED', value: (r) => r.created ?? '-' },
+            { header: 'REGISTRY', value: (r) => r.registry, wide: true },
+            { header: 'USER', value: (r) => r.user ?? '-', wide: true },
+          ],
+          name: (r) => `${r.registry}/${r.repository}@${r.digest}`,
+        });
+      },
+    );
 
   images
     .command('show')
@@ -95,10 +107,18 @@ export function registerInventoryCommands(program: Command, ctx: CliContext): vo
       const rt = await ctx.runtime(g);
       const ref = parseReference(refText, { defaultRegistry: rt.registries.find((r) => r.host)?.host });
       const reg = rt.registryForHost(ref.registry);
-      if (!reg) throw new SluiceError('REGISTRY_UNKNOWN', 'invalid-input', `registry ${ref.registry} is not in the policy`, { registry: ref.registry });
+      if (!reg)
+        throw new SluiceError('REGISTRY_UNKNOWN', 'invalid-input', `registry ${ref.registry} is not in the policy`, {
+          registry: ref.registry,
+        });
       const d = await showImage(
         rt.store,
-        { registry: reg.name, repository: ref.repository, ...(ref.tag ? { tag: ref.tag } : {}), ...(ref.digest ? { digest: ref.digest } : {}) },
+        {
+          registry: reg.name,
+          repository: ref.repository,
+          ...(ref.tag ? { tag: ref.tag } : {}),
+          ...(ref.digest ? { digest: ref.digest } : {}),
+        },
         rt.policy.stages.map((s) => s.name),
       );
       emit(ctx.w, g.output, d, {
@@ -117,7 +137,10 @@ export function registerInventoryCommands(program: Command, ctx: CliContext): vo
             `Labels:`,
             ...Object.entries(d.labels).map(([k, v]) => `  ${k}=${v}`),
             `Also at:`,
-            ...d.locations.map((l) => `  ${l.registry}/${l.repository}  [${l.tags.join(', ') || 'untagged'}]${l.stage ? `  (${l.stage})` : ''}`),
+            ...d.locations.map(
+              (l) =>
+                `  ${l.registry}/${l.repository}  [${l.tags.join(', ') || 'untagged'}]${l.stage ? `  (${l.stage})` : ''}`,
+            ),
           ].join('\n') + '\n',
       });
     });

@@ -7,7 +7,14 @@ import type { GateResult } from '../../promotion/gate.ts';
 import { promotionHooks } from '../../promotion/hooks.ts';
 import { addHold, releaseHold, rollback, verifyDeployable } from '../../promotion/operations.ts';
 import { listPromotions } from '../../promotion/records.ts';
-import { autoPromote, checkGate, previousStageOf, promote, resolveStageImage, runScheduledPromotions } from '../../promotion/service.ts';
+import {
+  autoPromote,
+  checkGate,
+  previousStageOf,
+  promote,
+  resolveStageImage,
+  runScheduledPromotions,
+} from '../../promotion/service.ts';
 import { actorFromPolicy } from '../../promotion/actor.ts';
 import { stageByName } from '../../policy/index.ts';
 import type { Runtime } from '../../runtime.ts';
@@ -17,7 +24,8 @@ import { emit, renderTable, shortDigest } from '../output.ts';
 function hooksFor(ctx: CliContext, rt: Runtime) {
   return promotionHooks(rt, {
     onDelivery: (r) => {
-      if (!r.ok) ctx.w.err(`warning: notification channel ${r.channel} failed: ${r.error?.message ?? 'unknown error'}\n`);
+      if (!r.ok)
+        ctx.w.err(`warning: notification channel ${r.channel} failed: ${r.error?.message ?? 'unknown error'}\n`);
     },
   });
 }
@@ -36,7 +44,7 @@ function gateTable(gate: GateResult): string {
       { header: 'REQUIREMENT', value: (r) => r.requirement },
       { header: 'STATUS', value: (r) => r.status },
       { header: 'WHO', value: (r) => r.evidence?.map((e) => e.by).join(',') ?? '' },
-      { header: 'WHEN', value: (r) => r.evidence?.[0] ? new Date(r.evidence[0].at).toISOString() : '' },
+      { header: 'WHEN', value: (r) => (r.evidence?.[0] ? new Date(r.evidence[0].at).toISOString() : '') },
       { header: 'DETAIL', value: (r) => r.detail },
     ])
   );
@@ -53,31 +61,57 @@ export function registerPromotionCommands(program: Command, ctx: CliContext): vo
     .option('--url <url>', 'link to the pipeline run, report or ticket')
     .option('--stage <stage>', 'the stage this evidence is for (default: every stage)')
     .option('--file <report>', 'Trivy JSON report (with --type scan)')
-    .option('--change <number>', 'ServiceNow change request (with --type change-approval): recorded as passed only when approved and in its planned window')
+    .option(
+      '--change <number>',
+      'ServiceNow change request (with --type change-approval): recorded as passed only when approved and in its planned window',
+    )
     .option('-d, --detail <key=value>', 'details (repeatable)', keyValues)
     .option('--no-auto', 'do not run automatic promotions afterwards')
-    .action(async (ref: string, opts: { type: string; status: string; url?: string; stage?: string; file?: string; change?: string; detail?: Record<string, string>; auto: boolean }, cmd: Command) => {
-      const g = ctx.globals(cmd);
-      if (opts.status !== 'passed' && opts.status !== 'failed') throw new SluiceError('USAGE', 'usage', `--status must be passed or failed, not "${opts.status}"`);
-      const rt = await ctx.runtime(g);
-      const hooks = await hooksFor(ctx, rt);
-      const rec = await recordEvidence(rt, cliActor(rt.policy, ctx.env), {
-        ref,
-        ...(opts.change ? { change: opts.change } : {}),
-        type: opts.type,
-        status: opts.status,
-        ...(opts.url ? { url: opts.url } : {}),
-        ...(opts.stage ? { stage: opts.stage } : {}),
-        ...(opts.file ? { reportFile: opts.file } : {}),
-        ...(opts.detail ? { details: opts.detail } : {}),
-      });
-      const promoted = opts.auto ? await autoPromote(rt, rec.image.digest, hooks) : [];
-      emit(ctx.w, g.output, { evidence: rec.evidence, promoted }, {
-        text: () =>
-          `recorded ${rec.evidence.type} ${rec.evidence.status} for ${rec.image.repository}@${rec.image.digest}\n` +
-          promoted.map((p) => (p.status === 'succeeded' ? `promoted automatically to ${p.target}:${p.versionTag}\n` : '')).join(''),
-      });
-    });
+    .action(
+      async (
+        ref: string,
+        opts: {
+          type: string;
+          status: string;
+          url?: string;
+          stage?: string;
+          file?: string;
+          change?: string;
+          detail?: Record<string, string>;
+          auto: boolean;
+        },
+        cmd: Command,
+      ) => {
+        const g = ctx.globals(cmd);
+        if (opts.status !== 'passed' && opts.status !== 'failed')
+          throw new SluiceError('USAGE', 'usage', `--status must be passed or failed, not "${opts.status}"`);
+        const rt = await ctx.runtime(g);
+        const hooks = await hooksFor(ctx, rt);
+        const rec = await recordEvidence(rt, cliActor(rt.policy, ctx.env), {
+          ref,
+          ...(opts.change ? { change: opts.change } : {}),
+          type: opts.type,
+          status: opts.status,
+          ...(opts.url ? { url: opts.url } : {}),
+          ...(opts.stage ? { stage: opts.stage } : {}),
+          ...(opts.file ? { reportFile: opts.file } : {}),
+          ...(opts.detail ? { details: opts.detail } : {}),
+        });
+        const promoted = opts.auto ? await autoPromote(rt, rec.image.digest, hooks) : [];
+        emit(
+          ctx.w,
+          g.output,
+          { evidence: rec.evidence, promoted },
+          {
+            text: () =>
+              `recorded ${rec.evidence.type} ${rec.evidence.status} for ${rec.image.repository}@${rec.image.digest}\n` +
+              promoted
+                .map((p) => (p.status === 'succeeded' ? `promoted automatically to ${p.target}:${p.versionTag}\n` : ''))
+                .join(''),
+          },
+        );
+      },
+    );
 
   program
     .command('approve')
@@ -88,15 +122,27 @@ export function registerPromotionCommands(program: Command, ctx: CliContext): vo
     .option('--reject', 'record a rejection instead')
     .option('--comment <text>')
     .option('--url <url>')
-    .action(async (ref: string, opts: { stage: string; type?: string; reject?: boolean; comment?: string; url?: string }, cmd: Command) => {
-      const g = ctx.globals(cmd);
-      const rt = await ctx.runtime(g);
-      const rec = await approve(rt, cliActor(rt.policy, ctx.env), { ref, ...opts });
-      const promoted = await autoPromote(rt, rec.image.digest, await hooksFor(ctx, rt));
-      emit(ctx.w, g.output, { evidence: rec.evidence, promoted }, {
-        text: () => `${opts.reject ? 'rejected' : 'approved'} ${rec.evidence.type} for ${opts.stage}: ${rec.image.repository}@${rec.image.digest}\n`,
-      });
-    });
+    .action(
+      async (
+        ref: string,
+        opts: { stage: string; type?: string; reject?: boolean; comment?: string; url?: string },
+        cmd: Command,
+      ) => {
+        const g = ctx.globals(cmd);
+        const rt = await ctx.runtime(g);
+        const rec = await approve(rt, cliActor(rt.policy, ctx.env), { ref, ...opts });
+        const promoted = await autoPromote(rt, rec.image.digest, await hooksFor(ctx, rt));
+        emit(
+          ctx.w,
+          g.output,
+          { evidence: rec.evidence, promoted },
+          {
+            text: () =>
+              `${opts.reject ? 'rejected' : 'approved'} ${rec.evidence.type} for ${opts.stage}: ${rec.image.repository}@${rec.image.digest}\n`,
+          },
+        );
+      },
+    );
 
   const gate = program.command('gate').description('gates between stages');
   gate
@@ -114,7 +160,10 @@ export function registerPromotionCommands(program: Command, ctx: CliContext): vo
       const hooks = await hooksFor(ctx, rt);
       const { result } = await checkGate(rt, image, stage, actor.name, hooks, { willSign: !!stage.sign });
       emit(ctx.w, g.output, result, { text: () => gateTable(result) });
-      if (!result.passed) throw new SluiceError('GATE_FAILED', 'policy-violation', `gate of ${stage.name} not passed`, { reported: true });
+      if (!result.passed)
+        throw new SluiceError('GATE_FAILED', 'policy-violation', `gate of ${stage.name} not passed`, {
+          reported: true,
+        });
     });
 
   program
@@ -127,15 +176,28 @@ export function registerPromotionCommands(program: Command, ctx: CliContext): vo
     .action(async (ref: string, opts: { to: string; dryRun?: boolean; force?: boolean }, cmd: Command) => {
       const g = ctx.globals(cmd);
       const rt = await ctx.runtime(g);
-      const out = await promote(rt, cliActor(rt.policy, ctx.env), { ref, to: opts.to, ...(opts.dryRun ? { dryRun: true } : {}), ...(opts.force ? { force: true } : {}) }, await hooksFor(ctx, rt));
+      const out = await promote(
+        rt,
+        cliActor(rt.policy, ctx.env),
+        { ref, to: opts.to, ...(opts.dryRun ? { dryRun: true } : {}), ...(opts.force ? { force: true } : {}) },
+        await hooksFor(ctx, rt),
+      );
       emit(ctx.w, g.output, out, {
         text: () => {
-          if (out.status === 'dry-run') return gateTable(out.gate) + `would copy to ${out.target}:${out.versionTag} and move ${out.stageTags.join(', ')}\n`;
-          if (out.status === 'scheduled') return gateTable(out.gate) + `scheduled for ${out.scheduledFor} (next maintenance window), promotion ${out.id}\n`;
+          if (out.status === 'dry-run')
+            return (
+              gateTable(out.gate) +
+              `would copy to ${out.target}:${out.versionTag} and move ${out.stageTags.join(', ')}\n`
+            );
+          if (out.status === 'scheduled')
+            return (
+              gateTable(out.gate) + `scheduled for ${out.scheduledFor} (next maintenance window), promotion ${out.id}\n`
+            );
           return `promoted ${out.digest} to ${out.target}:${out.versionTag} (${out.stageTags.join(', ')} moved${out.previousDigest ? `; previous ${shortDigest(out.previousDigest)}` : ''})\n`;
         },
       });
-      if (out.status === 'dry-run' && !out.gate.passed) throw new SluiceError('GATE_FAILED', 'policy-violation', 'gate not passed', { reported: true });
+      if (out.status === 'dry-run' && !out.gate.passed)
+        throw new SluiceError('GATE_FAILED', 'policy-violation', 'gate not passed', { reported: true });
     });
 
   program
@@ -146,7 +208,12 @@ export function registerPromotionCommands(program: Command, ctx: CliContext): vo
     .action(async (image: string, opts: { stage: string }, cmd: Command) => {
       const g = ctx.globals(cmd);
       const rt = await ctx.runtime(g);
-      const out = await rollback(rt, cliActor(rt.policy, ctx.env), { image, stage: opts.stage }, await hooksFor(ctx, rt));
+      const out = await rollback(
+        rt,
+        cliActor(rt.policy, ctx.env),
+        { image, stage: opts.stage },
+        await hooksFor(ctx, rt),
+      );
       emit(ctx.w, g.output, out, { text: () => `${out.target}:${opts.stage} now ${out.to} (was ${out.from})\n` });
     });
 
@@ -154,7 +221,10 @@ export function registerPromotionCommands(program: Command, ctx: CliContext): vo
     .command('verify-deployable')
     .description('prove an image can be deployed: manifest and all blobs present, not held, signature valid')
     .argument('<ref>')
-    .option('--key <ref>', 'verify the signature with this key (repeatable)', (v: string, p: string[] = []) => [...p, v])
+    .option('--key <ref>', 'verify the signature with this key (repeatable)', (v: string, p: string[] = []) => [
+      ...p,
+      v,
+    ])
     .action(async (ref: string, opts: { key?: string[] }, cmd: Command) => {
       const g = ctx.globals(cmd);
       const rt = await ctx.runtime(g);
@@ -167,7 +237,8 @@ export function registerPromotionCommands(program: Command, ctx: CliContext): vo
           { header: 'DETAIL', value: (c) => c.detail },
         ],
       });
-      if (!report.deployable) throw new SluiceError('NOT_DEPLOYABLE', 'policy-violation', `${ref} is not deployable`, { reported: true });
+      if (!report.deployable)
+        throw new SluiceError('NOT_DEPLOYABLE', 'policy-violation', `${ref} is not deployable`, { reported: true });
     });
 
   const promotions = program.command('promotions').description('promotion history');
@@ -180,33 +251,49 @@ export function registerPromotionCommands(program: Command, ctx: CliContext): vo
     .option('--digest <digest>')
     .option('--status <status>')
     .option('--limit <n>', 'at most this many', (v) => Number(v), 100)
-    .action(async (opts: { team?: string; repo?: string; stage?: string; digest?: string; status?: string; limit: number }, cmd: Command) => {
-      const g = ctx.globals(cmd);
-      const rt = await ctx.runtime(g);
-      const rows = await listPromotions(rt.store, opts);
-      const view = rows.map((r) => ({ ...r, gate: r.gate ? (JSON.parse(r.gate) as unknown) : null, forced: r.forced === 1 }));
-      emit(ctx.w, g.output, view, {
-        rows,
-        columns: [
-          { header: 'WHEN', value: (r) => new Date(r.finished_at ?? r.scheduled_for ?? r.requested_at).toISOString() },
-          { header: 'KIND', value: (r) => r.kind },
-          { header: 'IMAGE', value: (r) => `${r.team}/${r.repo}:${r.version_tag ?? ''}` },
-          { header: 'FROM', value: (r) => r.from_stage ?? '-' },
-          { header: 'TO', value: (r) => r.to_stage },
-          { header: 'DIGEST', value: (r) => shortDigest(r.digest) },
-          { header: 'STATUS', value: (r) => r.status },
-          { header: 'BY', value: (r) => r.requested_by },
-          { header: 'ERROR', value: (r) => r.error ?? '', wide: true },
-        ],
-      });
-    });
+    .action(
+      async (
+        opts: { team?: string; repo?: string; stage?: string; digest?: string; status?: string; limit: number },
+        cmd: Command,
+      ) => {
+        const g = ctx.globals(cmd);
+        const rt = await ctx.runtime(g);
+        const rows = await listPromotions(rt.store, opts);
+        const view = rows.map((r) => ({
+          ...r,
+          gate: r.gate ? (JSON.parse(r.gate) as unknown) : null,
+          forced: r.forced === 1,
+        }));
+        emit(ctx.w, g.output, view, {
+          rows,
+          columns: [
+            {
+              header: 'WHEN',
+              value: (r) => new Date(r.finished_at ?? r.scheduled_for ?? r.requested_at).toISOString(),
+            },
+            { header: 'KIND', value: (r) => r.kind },
+            { header: 'IMAGE', value: (r) => `${r.team}/${r.repo}:${r.version_tag ?? ''}` },
+            { header: 'FROM', value: (r) => r.from_stage ?? '-' },
+            { header: 'TO', value: (r) => r.to_stage },
+            { header: 'DIGEST', value: (r) => shortDigest(r.digest) },
+            { header: 'STATUS', value: (r) => r.status },
+            { header: 'BY', value: (r) => r.requested_by },
+            { header: 'ERROR', value: (r) => r.error ?? '', wide: true },
+          ],
+        });
+      },
+    );
   promotions
     .command('run-scheduled')
     .description('run scheduled promotions whose maintenance window has opened (the server does this by itself)')
     .action(async (_opts: unknown, cmd: Command) => {
       const g = ctx.globals(cmd);
       const rt = await ctx.runtime(g);
-      const results = await runScheduledPromotions(rt, (name) => actorFromPolicy(rt.policy, name), await hooksFor(ctx, rt));
+      const results = await runScheduledPromotions(
+        rt,
+        (name) => actorFromPolicy(rt.policy, name),
+        await hooksFor(ctx, rt),
+      );
       emit(ctx.w, g.output, results, {
         rows: results,
         columns: [
@@ -229,10 +316,13 @@ export function registerPromotionCommands(program: Command, ctx: CliContext): vo
       .requiredOption('--reason <text>')
       .action(async (ref: string, opts: { kind: string; reason: string }, cmd: Command) => {
         const g = ctx.globals(cmd);
-        if (opts.kind !== 'quarantine' && opts.kind !== 'legal-hold') throw new SluiceError('USAGE', 'usage', `--kind must be quarantine or legal-hold`);
+        if (opts.kind !== 'quarantine' && opts.kind !== 'legal-hold')
+          throw new SluiceError('USAGE', 'usage', `--kind must be quarantine or legal-hold`);
         const rt = await ctx.runtime(g);
         const out = await fn(rt, cliActor(rt.policy, ctx.env), { ref, kind: opts.kind, reason: opts.reason });
-        emit(ctx.w, g.output, out, { text: () => `${verb === 'add' ? 'placed' : 'released'} ${opts.kind} on ${ref}\n` });
+        emit(ctx.w, g.output, out, {
+          text: () => `${verb === 'add' ? 'placed' : 'released'} ${opts.kind} on ${ref}\n`,
+        });
       });
   }
 }

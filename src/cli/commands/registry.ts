@@ -4,7 +4,13 @@ import { Option, type Command } from 'commander';
 import { SluiceError } from '../../errors.ts';
 import { CopyEngine, type CopyOptions, type CopyRequest, type CopyResult } from '../../oci/copy.ts';
 import { inspectImage, listTagDigests } from '../../oci/inspect.ts';
-import { formatReference, parseReference, parseRegistryHost, parseRepository, type Reference } from '../../oci/reference.ts';
+import {
+  formatReference,
+  parseReference,
+  parseRegistryHost,
+  parseRepository,
+  type Reference,
+} from '../../oci/reference.ts';
 import type { CliContext } from '../context.ts';
 import { emit, formatBytes, shortDigest } from '../output.ts';
 import { createProgress } from '../progress.ts';
@@ -12,7 +18,8 @@ import { createProgress } from '../progress.ts';
 function positiveInt(name: string) {
   return (v: string) => {
     const n = Number(v);
-    if (!Number.isInteger(n) || n <= 0) throw new SluiceError('USAGE', 'usage', `${name} must be a positive integer (got "${v}")`);
+    if (!Number.isInteger(n) || n <= 0)
+      throw new SluiceError('USAGE', 'usage', `${name} must be a positive integer (got "${v}")`);
     return n;
   };
 }
@@ -90,9 +97,19 @@ export function registerRegistryCommands(program: Command, ctx: CliContext): voi
     .argument('[dst]', 'target reference (tag optional: defaults to the source tag)')
     .option('--batch <file>', 'copy many: a file (or - for stdin) with one "SRC DST" pair per line')
     .option('--no-referrers', 'do not copy signatures, attestations, SBOMs and other referrers')
-    .addOption(new Option('--concurrency <n>', 'images in flight with --batch').argParser(positiveInt('--concurrency')).default(8))
-    .addOption(new Option('--blob-concurrency <n>', 'blobs in flight per image').argParser(positiveInt('--blob-concurrency')).default(4))
-    .addOption(new Option('--chunk-size <bytes>', 'upload in PATCH chunks of this size').argParser(positiveInt('--chunk-size')))
+    .addOption(
+      new Option('--concurrency <n>', 'images in flight with --batch')
+        .argParser(positiveInt('--concurrency'))
+        .default(8),
+    )
+    .addOption(
+      new Option('--blob-concurrency <n>', 'blobs in flight per image')
+        .argParser(positiveInt('--blob-concurrency'))
+        .default(4),
+    )
+    .addOption(
+      new Option('--chunk-size <bytes>', 'upload in PATCH chunks of this size').argParser(positiveInt('--chunk-size')),
+    )
     .action(async (srcText: string | undefined, dstText: string | undefined, opts: CopyCliOptions, cmd: Command) => {
       const g = ctx.globals(cmd);
       const requests = opts.batch ? await readBatch(opts.batch) : [toCopyRequest(srcText, dstText)];
@@ -136,7 +153,10 @@ export function registerRegistryCommands(program: Command, ctx: CliContext): voi
           { header: 'SOURCE', value: (o) => formatReference(o.request.source) },
           { header: 'TARGET', value: (o) => formatReference(o.request.target) },
           { header: 'DIGEST', value: (o) => (o.result ? shortDigest(o.result.digest) : '') },
-          { header: 'RESULT', value: (o) => (o.error ? `failed: ${o.error.message}` : o.result!.noop ? 'unchanged' : 'copied') },
+          {
+            header: 'RESULT',
+            value: (o) => (o.error ? `failed: ${o.error.message}` : o.result!.noop ? 'unchanged' : 'copied'),
+          },
         ],
       });
       if (failed.length > 0) {
@@ -163,10 +183,17 @@ function toCopyRequest(srcText: string | undefined, dstText: string | undefined,
   const source = parseReference(srcText);
   const dst: Reference = parseReference(dstText, { defaultTag: false });
   if (dst.digest !== undefined) {
-    throw new SluiceError('USAGE', 'usage', `target "${dstText}" must not carry a digest: the digest is the source's${where}`);
+    throw new SluiceError(
+      'USAGE',
+      'usage',
+      `target "${dstText}" must not carry a digest: the digest is the source's${where}`,
+    );
   }
   const tag = dst.tag ?? source.tag;
-  return { source, target: { registry: dst.registry, repository: dst.repository, ...(tag !== undefined ? { tag } : {}) } };
+  return {
+    source,
+    target: { registry: dst.registry, repository: dst.repository, ...(tag !== undefined ? { tag } : {}) },
+  };
 }
 
 async function readBatch(file: string): Promise<CopyRequest[]> {
@@ -176,7 +203,12 @@ async function readBatch(file: string): Promise<CopyRequest[]> {
     const line = raw.trim();
     if (line === '' || line.startsWith('#')) return;
     const parts = line.split(/\s+/);
-    if (parts.length !== 2) throw new SluiceError('USAGE', 'invalid-input', `${file}:${i + 1}: expected "SRC DST", found ${parts.length} fields`);
+    if (parts.length !== 2)
+      throw new SluiceError(
+        'USAGE',
+        'invalid-input',
+        `${file}:${i + 1}: expected "SRC DST", found ${parts.length} fields`,
+      );
     try {
       requests.push(toCopyRequest(parts[0], parts[1], ` (${file}:${i + 1})`));
     } catch (err) {

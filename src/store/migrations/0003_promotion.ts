@@ -23,7 +23,11 @@ export async function up(db: Kysely<any>): Promise<void> {
     .addColumn('source', 'text', (c) => c.notNull())
     .addColumn('details', 'text', (c) => c.notNull())
     .execute();
-  await db.schema.createIndex('evidence_digest_idx').on('evidence').columns(['digest', 'type', 'recorded_at']).execute();
+  await db.schema
+    .createIndex('evidence_digest_idx')
+    .on('evidence')
+    .columns(['digest', 'type', 'recorded_at'])
+    .execute();
 
   await db.schema
     .createTable('promotions')
@@ -51,7 +55,11 @@ export async function up(db: Kysely<any>): Promise<void> {
     .addColumn('gate', 'text')
     .addColumn('error', 'text')
     .execute();
-  await db.schema.createIndex('promotions_target_idx').on('promotions').columns(['team', 'repo', 'to_stage', 'requested_at']).execute();
+  await db.schema
+    .createIndex('promotions_target_idx')
+    .on('promotions')
+    .columns(['team', 'repo', 'to_stage', 'requested_at'])
+    .execute();
   await db.schema.createIndex('promotions_digest_idx').on('promotions').columns(['digest']).execute();
   await db.schema.createIndex('promotions_status_idx').on('promotions').columns(['status', 'scheduled_for']).execute();
 

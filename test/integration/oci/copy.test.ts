@@ -34,7 +34,12 @@ after(async () => {
 
 describe('inspect, ls, catalog', () => {
   test('inspect reads what skopeo pushed: digest, labels, user, layers, platform', async () => {
-    const img = await buildImage({ layers: 3, labels: { version: '1.4.0', maintainer: 'acme' }, user: '1001', arch: 'arm64' });
+    const img = await buildImage({
+      layers: 3,
+      labels: { version: '1.4.0', maintainer: 'acme' },
+      user: '1001',
+      arch: 'arm64',
+    });
     const { digest } = await pushImage(img, a, 'acme-dev/api:1.4.0-7');
     const r = await runCli(['inspect', `${a.host}/acme-dev/api:1.4.0-7`, '-o', 'json']);
     assert.equal(r.code, 0, r.stderr);
@@ -97,7 +102,13 @@ describe('copy', () => {
   test('same registry: blobs are mounted, digest is byte-identical for skopeo', async () => {
     const img = await buildImage({ layers: 4 });
     const { digest } = await pushImage(img, a, 'acme-dev/svc:1.0.0-1');
-    const r = await runCli(['copy', `${a.host}/acme-dev/svc:1.0.0-1`, `${a.host}/acme-staging/svc:1.0.0-1`, '-o', 'json']);
+    const r = await runCli([
+      'copy',
+      `${a.host}/acme-dev/svc:1.0.0-1`,
+      `${a.host}/acme-staging/svc:1.0.0-1`,
+      '-o',
+      'json',
+    ]);
     assert.equal(r.code, 0, r.stderr);
     const res = JSON.parse(r.stdout);
     assert.equal(res.digest, digest);
@@ -115,11 +126,17 @@ describe('copy', () => {
     const pool = new RegistryPool({ registries: { [proxy.host]: { referrers: 'tags' } } });
     try {
       const engine = new CopyEngine(pool);
-      const req = { source: parseReference(`${proxy.host}/acme-dev/noop:1.0.0-1`), target: { registry: proxy.host, repository: 'acme-staging/noop', tag: '1.0.0-1' } };
+      const req = {
+        source: parseReference(`${proxy.host}/acme-dev/noop:1.0.0-1`),
+        target: { registry: proxy.host, repository: 'acme-staging/noop', tag: '1.0.0-1' },
+      };
       const first = await engine.copy(req);
       assert.equal(first.noop, false);
       const firstRequests = proxy.requests.length;
-      assert.ok(firstRequests <= 13, `first copy took ${firstRequests} requests: ${proxy.requests.map((x) => `${x.method} ${x.path}`).join(', ')}`);
+      assert.ok(
+        firstRequests <= 13,
+        `first copy took ${firstRequests} requests: ${proxy.requests.map((x) => `${x.method} ${x.path}`).join(', ')}`,
+      );
       proxy.reset();
       const second = await engine.copy(req);
       assert.equal(second.noop, true);
@@ -141,7 +158,9 @@ describe('copy', () => {
     assert.equal(res.blobs.copied, 4);
     assert.ok(res.bytesTransferred >= 900_000);
     assert.equal(await skopeoDigest(b, 'mirror/dst:2.0.0-1'), digest);
-    const again = JSON.parse((await runCli(['copy', `${a.host}/mirror/src:2.0.0-1`, `${b.host}/mirror/dst`, '-o', 'json'])).stdout);
+    const again = JSON.parse(
+      (await runCli(['copy', `${a.host}/mirror/src:2.0.0-1`, `${b.host}/mirror/dst`, '-o', 'json'])).stdout,
+    );
     assert.equal(again.noop, true);
   });
 
@@ -180,11 +199,18 @@ describe('copy', () => {
     const { tmpdir } = await import('node:os');
     const dir = await mkdtemp(`${tmpdir()}/sluice-batch-`);
     const file = `${dir}/pairs.txt`;
-    await writeFile(file, imgs.map((_, i) => `${a.host}/batch/app${i}:1.0.0-1 ${a.host}/batch-staging/app${i}:1.0.0-1`).join('\n') + '\n# comment\n');
+    await writeFile(
+      file,
+      imgs.map((_, i) => `${a.host}/batch/app${i}:1.0.0-1 ${a.host}/batch-staging/app${i}:1.0.0-1`).join('\n') +
+        '\n# comment\n',
+    );
     const r = await runCli(['copy', '--batch', file, '--concurrency', '3', '-o', 'json']);
     assert.equal(r.code, 0, r.stderr + r.stdout);
     const results = JSON.parse(r.stdout) as Array<{ result: { digest: string } }>;
-    assert.deepEqual(results.map((x) => x.result.digest), digests.map((d) => d.digest));
+    assert.deepEqual(
+      results.map((x) => x.result.digest),
+      digests.map((d) => d.digest),
+    );
     assert.deepEqual(await skopeoListTags(a, 'batch-staging/app3'), ['1.0.0-1']);
     await writeFile(file, 'only-one-field\n');
     const bad = await runCli(['copy', '--batch', file]);

@@ -26,7 +26,12 @@ function trivyReport(image: string, d: string, severities: string[]): string {
     CreatedAt: '2026-11-21T10:00:00Z',
     ArtifactName: image,
     ArtifactType: 'container_image',
-    Metadata: { OS: { Family: 'debian', Name: '12.8' }, ImageID: 'sha256:' + '0'.repeat(64), RepoTags: [image], RepoDigests: [`${image.split(':')[0]}@${d}`] },
+    Metadata: {
+      OS: { Family: 'debian', Name: '12.8' },
+      ImageID: 'sha256:' + '0'.repeat(64),
+      RepoTags: [image],
+      RepoDigests: [`${image.split(':')[0]}@${d}`],
+    },
     Results: [
       {
         Target: `${image} (debian 12.8)`,
@@ -79,7 +84,11 @@ test('dev → staging automatically, preprod on approval, prod in the window', a
   const cq = await as('alice', ['evidence', 'add', ref, '--type', 'code-quality', '-o', 'json']);
   assert.equal(cq.code, 0, cq.stderr);
   assert.equal(JSON.parse(cq.stdout).promoted[0].status, 'succeeded');
-  assert.deepEqual((await skopeoListTags(reg, 'acme-dev/api')).sort(), ['1.4.0-7', 'dev'], 'dev admitted automatically');
+  assert.deepEqual(
+    (await skopeoListTags(reg, 'acme-dev/api')).sort(),
+    ['1.4.0-7', 'dev'],
+    'dev admitted automatically',
+  );
 
   // A report for another digest is refused: evidence for A never counts for B.
   const other = path.join(ws.dir, 'other.json');
@@ -97,7 +106,11 @@ test('dev → staging automatically, preprod on approval, prod in the window', a
     const r = await as('bob', ['evidence', 'add', ref, ...args]);
     assert.equal(r.code, 0, r.stderr);
   }
-  assert.equal((await ws.cli(['ls', `${reg.host}/acme-staging/api`])).code, 2, 'staging not reached before performance tests');
+  assert.equal(
+    (await ws.cli(['ls', `${reg.host}/acme-staging/api`])).code,
+    2,
+    'staging not reached before performance tests',
+  );
   const perf = await as('bob', ['evidence', 'add', ref, '--type', 'performance-tests']);
   assert.equal(perf.code, 0, perf.stderr);
   assert.deepEqual((await skopeoListTags(reg, 'acme-staging/api')).sort(), ['1.4.0-7', 'staging']);
@@ -113,7 +126,11 @@ test('dev → staging automatically, preprod on approval, prod in the window', a
   const notQa = await as('alice', ['approve', 'acme/api:1.4.0-7', '--stage', 'preprod']);
   assert.equal(notQa.code, 1);
   assert.match(notQa.stderr, /alice may not approve qa-approval for preprod.*needs role qa/);
-  assert.equal((await as('bob', ['approve', 'acme/api:1.4.0-7', '--stage', 'preprod', '--comment', 'regression suite green'])).code, 0);
+  assert.equal(
+    (await as('bob', ['approve', 'acme/api:1.4.0-7', '--stage', 'preprod', '--comment', 'regression suite green']))
+      .code,
+    0,
+  );
   for (const type of ['change-approval', 'smoke-tests', 'rollback-plan']) {
     assert.equal((await as('carol', ['evidence', 'add', 'acme-staging/api:1.4.0-7', '--type', type])).code, 0);
   }
@@ -143,11 +160,19 @@ test('dev → staging automatically, preprod on approval, prod in the window', a
 
   const deployable = await ws.cli(['verify-deployable', `${reg.host}/acme-prod/api:prod`, '-o', 'json']);
   assert.equal(deployable.code, 0, deployable.stdout + deployable.stderr);
-  assert.ok(JSON.parse(deployable.stdout).checks.some((c: { check: string; ok: boolean }) => c.check === 'signature' && c.ok));
+  assert.ok(
+    JSON.parse(deployable.stdout).checks.some((c: { check: string; ok: boolean }) => c.check === 'signature' && c.ok),
+  );
 
-  const history = JSON.parse((await ws.cli(['promotions', 'ls', '--team', 'acme', '-o', 'json'])).stdout) as Array<{ to_stage: string; status: string }>;
+  const history = JSON.parse((await ws.cli(['promotions', 'ls', '--team', 'acme', '-o', 'json'])).stdout) as Array<{
+    to_stage: string;
+    status: string;
+  }>;
   assert.deepEqual(
-    history.filter((p) => p.status === 'succeeded').map((p) => p.to_stage).reverse(),
+    history
+      .filter((p) => p.status === 'succeeded')
+      .map((p) => p.to_stage)
+      .reverse(),
     ['dev', 'staging', 'preprod', 'prod'],
   );
   assert.ok(history.some((p) => p.status === 'refused' && p.to_stage === 'preprod'));

@@ -86,7 +86,13 @@ describe('promotion safety', () => {
 
   test('a registry failure mid-copy leaves nothing tagged; a retry completes it', async () => {
     const d = await toStaging('flaky', '2.0.0-1');
-    const fault = proxy.inject({ kind: 'status', status: 500, method: 'PUT', path: /^\/v2\/acme-preprod\/flaky\/manifests\//, times: Infinity });
+    const fault = proxy.inject({
+      kind: 'status',
+      status: 500,
+      method: 'PUT',
+      path: /^\/v2\/acme-preprod\/flaky\/manifests\//,
+      times: Infinity,
+    });
     const failed = await as('carol', ['promote', 'acme/flaky:2.0.0-1', '--to', 'preprod']);
     fault.remove();
     assert.equal(failed.code, 1);
@@ -104,17 +110,39 @@ describe('promotion safety', () => {
   test('a process killed mid-promotion leaves no stage tag; the next run completes it', async () => {
     const d = await toStaging('crash', '3.0.0-1');
     // Hold every blob mount into the target so the process is surely inside the copy when killed.
-    const stall = proxy.inject({ kind: 'delay', ms: 30_000, method: 'POST', path: /^\/v2\/acme-preprod\/crash\/blobs\/uploads\//, times: Infinity });
-    const child = spawn(process.execPath, [path.resolve(import.meta.dirname, '../../../bin/sluice.js'), '--config', ws.configPath, 'promote', 'acme/crash:3.0.0-1', '--to', 'preprod'], {
-      env: { ...process.env, ...ws.env, SLUICE_USER: 'carol' },
-      stdio: 'ignore',
+    const stall = proxy.inject({
+      kind: 'delay',
+      ms: 30_000,
+      method: 'POST',
+      path: /^\/v2\/acme-preprod\/crash\/blobs\/uploads\//,
+      times: Infinity,
     });
+    const child = spawn(
+      process.execPath,
+      [
+        path.resolve(import.meta.dirname, '../../../bin/sluice.js'),
+        '--config',
+        ws.configPath,
+        'promote',
+        'acme/crash:3.0.0-1',
+        '--to',
+        'preprod',
+      ],
+      {
+        env: { ...process.env, ...ws.env, SLUICE_USER: 'carol' },
+        stdio: 'ignore',
+      },
+    );
     for (let i = 0; i < 200 && stall.hits === 0; i++) await new Promise((r) => setTimeout(r, 50));
     assert.ok(stall.hits > 0, 'the promotion reached the copy');
     child.kill('SIGKILL');
     await new Promise((r) => child.once('exit', r));
     stall.remove();
-    assert.deepEqual(await skopeoListTags(reg, 'acme-preprod/crash').catch(() => []), [], 'nothing tagged by the killed run');
+    assert.deepEqual(
+      await skopeoListTags(reg, 'acme-preprod/crash').catch(() => []),
+      [],
+      'nothing tagged by the killed run',
+    );
     const rt = await ws.runtime();
     assert.equal((await listPromotions(rt.store, { repo: 'crash', stage: 'preprod' }))[0]?.status, 'running');
     const again = await as('carol', ['promote', 'acme/crash:3.0.0-1', '--to', 'preprod']);
@@ -122,7 +150,10 @@ describe('promotion safety', () => {
     assert.equal(await skopeoDigest(reg, 'acme-preprod/crash:3.0.0-1'), d);
     assert.equal(await skopeoDigest(reg, 'acme-preprod/crash:preprod'), d);
     const rows = await listPromotions(rt.store, { repo: 'crash', stage: 'preprod' });
-    assert.deepEqual(rows.map((r) => r.status), ['succeeded']);
+    assert.deepEqual(
+      rows.map((r) => r.status),
+      ['succeeded'],
+    );
   });
 
   test('evidence and promotions bind to the digest resolved first, not to a tag that moves', async () => {
@@ -130,16 +161,27 @@ describe('promotion safety', () => {
     try {
       const a = await image('acme-dev/moving', '1.0.0-1');
       for (const type of ['build', 'unit-tests', 'code-quality']) {
-        assert.equal((await wsStrict.cli(['evidence', 'add', 'acme/moving:1.0.0-1', '--type', type, '--no-auto'], { SLUICE_USER: 'alice' })).code, 0);
+        assert.equal(
+          (
+            await wsStrict.cli(['evidence', 'add', 'acme/moving:1.0.0-1', '--type', type, '--no-auto'], {
+              SLUICE_USER: 'alice',
+            })
+          ).code,
+          0,
+        );
       }
       const b = await image('acme-dev/moving', '1.0.0-1');
       assert.notEqual(a, b);
-      const r = await wsStrict.cli(['gate', 'check', 'acme/moving:1.0.0-1', '--stage', 'dev', '-o', 'json'], { SLUICE_USER: 'alice' });
+      const r = await wsStrict.cli(['gate', 'check', 'acme/moving:1.0.0-1', '--stage', 'dev', '-o', 'json'], {
+        SLUICE_USER: 'alice',
+      });
       assert.equal(r.code, 1);
       const gate = JSON.parse(r.stdout);
       assert.equal(gate.digest, b);
       assert.ok(gate.requirements.every((x: { status: string }) => x.status === 'missing'));
-      const byDigest = await wsStrict.cli(['gate', 'check', `acme-dev/moving@${a}`, '--stage', 'dev'], { SLUICE_USER: 'alice' });
+      const byDigest = await wsStrict.cli(['gate', 'check', `acme-dev/moving@${a}`, '--stage', 'dev'], {
+        SLUICE_USER: 'alice',
+      });
       assert.equal(byDigest.code, 0, byDigest.stdout);
     } finally {
       await wsStrict.cleanup();
@@ -174,7 +216,10 @@ describe('promotion safety', () => {
     const rt = await openRuntime({ configPath: ws.configPath, env: { ...process.env, ...ws.env }, clock: () => later });
     try {
       const ran = await runScheduledPromotions(rt, (n) => actorFromPolicy(rt.policy, n));
-      assert.deepEqual(ran.map((r) => r.status), ['succeeded']);
+      assert.deepEqual(
+        ran.map((r) => r.status),
+        ['succeeded'],
+      );
     } finally {
       await rt.close();
     }
@@ -189,7 +234,9 @@ describe('promotion safety', () => {
     assert.equal(forced.code, 0, forced.stderr);
     assert.equal(JSON.parse(forced.stdout).previousDigest, v1);
     assert.equal(await skopeoDigest(reg, 'acme-prod/app:prod'), v2);
-    const audit = JSON.parse((await ws.cli(['audit', 'ls', '--action', 'promotion.force', '-o', 'json'])).stdout || '[]');
+    const audit = JSON.parse(
+      (await ws.cli(['audit', 'ls', '--action', 'promotion.force', '-o', 'json'])).stdout || '[]',
+    );
     if (Array.isArray(audit) && audit.length) assert.equal(audit[0].actor, 'dave');
 
     const rb = await as('dave', ['rollback', 'acme/app', '--stage', 'prod', '-o', 'json']);
@@ -203,22 +250,37 @@ describe('promotion safety', () => {
     const d = await image('acme-dev/deploy', '6.0.0-1');
     const ok = await ws.cli(['verify-deployable', `${proxy.host}/acme-dev/deploy:6.0.0-1`, '-o', 'json']);
     assert.equal(ok.code, 0, ok.stdout);
-    const hold = await as('erin', ['hold', 'add', `${proxy.host}/acme-dev/deploy:6.0.0-1`, '--reason', 'CVE-2026-9999 critical']);
+    const hold = await as('erin', [
+      'hold',
+      'add',
+      `${proxy.host}/acme-dev/deploy:6.0.0-1`,
+      '--reason',
+      'CVE-2026-9999 critical',
+    ]);
     assert.equal(hold.code, 0, hold.stderr);
     const held = await ws.cli(['verify-deployable', `${proxy.host}/acme-dev/deploy:6.0.0-1`, '-o', 'json']);
     assert.equal(held.code, 1);
     assert.match(held.stdout, /CVE-2026-9999/);
     const denied = await as('alice', ['hold', 'release', `${proxy.host}/acme-dev/deploy:6.0.0-1`, '--reason', 'fixed']);
     assert.equal(denied.code, 1);
-    assert.equal((await as('erin', ['hold', 'release', `${proxy.host}/acme-dev/deploy:6.0.0-1`, '--reason', 'false positive'])).code, 0);
+    assert.equal(
+      (await as('erin', ['hold', 'release', `${proxy.host}/acme-dev/deploy:6.0.0-1`, '--reason', 'false positive']))
+        .code,
+      0,
+    );
     // A layer deleted from the registry: the manifest still resolves, the pull would fail.
-    const manifest = JSON.parse((await import('../../helpers/images.ts').then((m) => m.skopeoInspectRaw(reg, `acme-dev/deploy@${d}`))).toString());
+    const manifest = JSON.parse(
+      (await import('../../helpers/images.ts').then((m) => m.skopeoInspectRaw(reg, `acme-dev/deploy@${d}`))).toString(),
+    );
     const layer = manifest.layers[0].digest as string;
     const del = await fetch(`${reg.url}/v2/acme-dev/deploy/blobs/${layer}`, { method: 'DELETE' });
     assert.equal(del.status, 202);
     const broken = await ws.cli(['verify-deployable', `${proxy.host}/acme-dev/deploy:6.0.0-1`, '-o', 'json']);
     assert.equal(broken.code, 1);
-    assert.match(JSON.parse(broken.stdout).checks.find((c: { check: string }) => c.check.startsWith('blobs')).detail, new RegExp(`missing: ${layer}`));
+    assert.match(
+      JSON.parse(broken.stdout).checks.find((c: { check: string }) => c.check.startsWith('blobs')).detail,
+      new RegExp(`missing: ${layer}`),
+    );
   });
 
   test('library: a promotion error is typed', async () => {
@@ -230,7 +292,7 @@ describe('promotion safety', () => {
   });
 });
 
-test('a version tag moved behind Sluice\'s back in prod is flagged as a violation by sync', async () => {
+test("a version tag moved behind Sluice's back in prod is flagged as a violation by sync", async () => {
   const wsv = await createWorkspace({ registries: [{ name: 'local', url: reg.url }] });
   try {
     await image('acme-prod/watched', '9.0.0-1');

@@ -174,7 +174,10 @@ forEachEngine('a failing migration leaves nothing half-applied', async ({ store,
   ];
   await assert.rejects(openStore({ url: db.url, migrations: broken }), (err) => {
     assert.ok(isSluiceError(err, 'STORE_MIGRATION_FAILED'), String(err));
-    assert.match(err.message, new RegExp(`migration ${String(MIGRATIONS.length + 1).padStart(4, '0')} \\(broken\\) failed`));
+    assert.match(
+      err.message,
+      new RegExp(`migration ${String(MIGRATIONS.length + 1).padStart(4, '0')} \\(broken\\) failed`),
+    );
     return true;
   });
   assert.ok(!(await tableNames(store)).includes('half_done'));

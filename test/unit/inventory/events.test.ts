@@ -29,10 +29,20 @@ const distributionPush = {
       id: 'asdf-asdf-asdf-asdf-1',
       timestamp: '2026-11-20T10:00:00.000Z',
       action: 'push',
-      target: { mediaType: 'application/vnd.oci.image.layer.v1.tar+gzip', size: 10, digest: D2, repository: 'acme-dev/api' },
+      target: {
+        mediaType: 'application/vnd.oci.image.layer.v1.tar+gzip',
+        size: 10,
+        digest: D2,
+        repository: 'acme-dev/api',
+      },
       request: { method: 'PUT' },
     },
-    { id: 'del-1', timestamp: '2026-11-20T11:00:00Z', action: 'delete', target: { digest: D1, repository: 'acme-dev/api' } },
+    {
+      id: 'del-1',
+      timestamp: '2026-11-20T11:00:00Z',
+      action: 'delete',
+      target: { digest: D1, repository: 'acme-dev/api' },
+    },
     {
       id: 'pull-1',
       timestamp: '2026-11-20T12:00:00Z',
@@ -67,13 +77,22 @@ describe('Distribution envelope', () => {
   });
   it('rejects forged shapes with a reason', () => {
     assert.throws(() => parseDistributionEnvelope({}), /\{"events"/);
-    assert.throws(() => parseDistributionEnvelope({ events: [{ id: 'x', action: 'explode', target: {} }] }), /action "explode"/);
     assert.throws(
-      () => parseDistributionEnvelope({ events: [{ id: 'x', action: 'push', target: { repository: '../etc', digest: D1 } }] }),
+      () => parseDistributionEnvelope({ events: [{ id: 'x', action: 'explode', target: {} }] }),
+      /action "explode"/,
+    );
+    assert.throws(
+      () =>
+        parseDistributionEnvelope({
+          events: [{ id: 'x', action: 'push', target: { repository: '../etc', digest: D1 } }],
+        }),
       /not a valid repository/,
     );
     assert.throws(
-      () => parseDistributionEnvelope({ events: [{ id: 'x', action: 'delete', target: { repository: 'a/b', digest: 'sha256:../../x' } }] }),
+      () =>
+        parseDistributionEnvelope({
+          events: [{ id: 'x', action: 'delete', target: { repository: 'a/b', digest: 'sha256:../../x' } }],
+        }),
       /not a valid digest/,
     );
     assert.throws(() => parseDistributionEnvelope({ events: Array.from({ length: 1001 }, () => ({})) }), /1001 events/);
@@ -90,10 +109,13 @@ describe('Quay notifications', () => {
       homepage: 'https://quay.example/repository/acme-dev/api',
       updated_tags: ['1.0.0-1', 'dev'],
     });
-    assert.deepEqual(events.map((e) => [e.action, e.tag, e.digest]), [
-      ['push', '1.0.0-1', undefined],
-      ['push', 'dev', undefined],
-    ]);
+    assert.deepEqual(
+      events.map((e) => [e.action, e.tag, e.digest]),
+      [
+        ['push', '1.0.0-1', undefined],
+        ['push', 'dev', undefined],
+      ],
+    );
     assert.equal(events[0]!.host, 'quay.example');
   });
   it('accepts the old tag→image map shape', () => {
@@ -105,10 +127,21 @@ describe('Quay notifications', () => {
 describe('Harbor webhooks', () => {
   const eventData = {
     resources: [{ digest: D1, tag: '1.0.0-1', resource_url: 'harbor.example/acme-dev/api:1.0.0-1' }],
-    repository: { date_created: 1700000000, name: 'api', namespace: 'acme-dev', repo_full_name: 'acme-dev/api', repo_type: 'private' },
+    repository: {
+      date_created: 1700000000,
+      name: 'api',
+      namespace: 'acme-dev',
+      repo_full_name: 'acme-dev/api',
+      repo_type: 'private',
+    },
   };
   it('reads the Default format', () => {
-    const [e] = parseHarborWebhook({ type: 'PUSH_ARTIFACT', occur_at: 1763632800, operator: 'admin', event_data: eventData });
+    const [e] = parseHarborWebhook({
+      type: 'PUSH_ARTIFACT',
+      occur_at: 1763632800,
+      operator: 'admin',
+      event_data: eventData,
+    });
     assert.equal(e!.action, 'push');
     assert.equal(e!.digest, D1);
     assert.equal(e!.host, 'harbor.example');
@@ -138,7 +171,11 @@ describe('Harbor webhooks', () => {
           {
             digest: D1,
             scan_overview: {
-              'application/vnd.security.vulnerability.report; version=1.1': { scan_status: 'Success', severity: 'Critical', summary: { total: 3, summary: { Critical: 1, High: 2 } } },
+              'application/vnd.security.vulnerability.report; version=1.1': {
+                scan_status: 'Success',
+                severity: 'Critical',
+                summary: { total: 3, summary: { Critical: 1, High: 2 } },
+              },
             },
           },
         ],
@@ -148,7 +185,11 @@ describe('Harbor webhooks', () => {
     assert.deepEqual(parseHarborWebhook({ type: 'QUOTA_WARNING', event_data: eventData }), []);
   });
   it('treats a digest in the tag field (pull by digest) as no tag', () => {
-    const [e] = parseHarborWebhook({ type: 'PULL_ARTIFACT', occur_at: 1, event_data: { ...eventData, resources: [{ digest: D1, tag: D1 }] } });
+    const [e] = parseHarborWebhook({
+      type: 'PULL_ARTIFACT',
+      occur_at: 1,
+      event_data: { ...eventData, resources: [{ digest: D1, tag: D1 }] },
+    });
     assert.equal(e!.tag, undefined);
   });
 });

@@ -9,13 +9,22 @@ import { CredentialStore, normaliseAuthKey } from '../../../src/oci/credentials.
 
 describe('WWW-Authenticate', () => {
   it('parses a Distribution bearer challenge', () => {
-    const [c] = parseWwwAuthenticate('Bearer realm="https://auth.example/token",service="registry.example",scope="repository:a/b:pull,push"');
+    const [c] = parseWwwAuthenticate(
+      'Bearer realm="https://auth.example/token",service="registry.example",scope="repository:a/b:pull,push"',
+    );
     assert.equal(c!.scheme, 'bearer');
-    assert.deepEqual(c!.params, { realm: 'https://auth.example/token', service: 'registry.example', scope: 'repository:a/b:pull,push' });
+    assert.deepEqual(c!.params, {
+      realm: 'https://auth.example/token',
+      service: 'registry.example',
+      scope: 'repository:a/b:pull,push',
+    });
   });
   it('parses several challenges and escaped quotes', () => {
     const cs = parseWwwAuthenticate('Basic realm="a \\"b\\"", Bearer realm="https://x/t",error="insufficient_scope"');
-    assert.deepEqual(cs.map((c) => c.scheme), ['basic', 'bearer']);
+    assert.deepEqual(
+      cs.map((c) => c.scheme),
+      ['basic', 'bearer'],
+    );
     assert.equal(cs[0]!.params.realm, 'a "b"');
     assert.equal(cs[1]!.params.error, 'insufficient_scope');
   });
@@ -57,7 +66,11 @@ describe('credentials', () => {
     assert.equal((await store.lookup('quay.io'))?.password, 'pw1');
   });
   it('explicit credentials win over files', async () => {
-    const store = new CredentialStore({ env: {}, home: '/nonexistent', explicit: { 'r.example:5000': { username: 'x', password: 'y' } } });
+    const store = new CredentialStore({
+      env: {},
+      home: '/nonexistent',
+      explicit: { 'r.example:5000': { username: 'x', password: 'y' } },
+    });
     assert.equal((await store.lookup('r.example:5000'))?.username, 'x');
   });
   it('names the file on malformed JSON without echoing contents', async () => {
@@ -65,6 +78,9 @@ describe('credentials', () => {
     const file = join(dir, 'auth.json');
     await writeFile(file, '{"auths": {"x": {"auth": "c2VjcmV0"}');
     const store = new CredentialStore({ env: { REGISTRY_AUTH_FILE: file }, home: dir });
-    await assert.rejects(store.lookup('x'), (err: Error) => err.message.includes(file) && !err.message.includes('c2VjcmV0'));
+    await assert.rejects(
+      store.lookup('x'),
+      (err: Error) => err.message.includes(file) && !err.message.includes('c2VjcmV0'),
+    );
   });
 });

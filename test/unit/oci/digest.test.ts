@@ -33,7 +33,8 @@ describe('digests', () => {
 describe('VerifyingStream', () => {
   const data = randomBytes(300_000);
   const digest = 'sha256:' + createHash('sha256').update(data).digest('hex');
-  const chunked = () => Readable.from([data.subarray(0, 100_000), data.subarray(100_000, 200_000), data.subarray(200_000)]);
+  const chunked = () =>
+    Readable.from([data.subarray(0, 100_000), data.subarray(100_000, 200_000), data.subarray(200_000)]);
 
   it('passes matching content through unchanged', async () => {
     const { sink, chunks } = collect();
@@ -46,7 +47,11 @@ describe('VerifyingStream', () => {
     tampered[250_000]! ^= 0xff;
     const { sink, chunks } = collect();
     await assert.rejects(
-      pipeline(Readable.from([tampered.subarray(0, 100_000), tampered.subarray(100_000, 200_000), tampered.subarray(200_000)]), new VerifyingStream(digest, data.length), sink),
+      pipeline(
+        Readable.from([tampered.subarray(0, 100_000), tampered.subarray(100_000, 200_000), tampered.subarray(200_000)]),
+        new VerifyingStream(digest, data.length),
+        sink,
+      ),
       (err: Error & { code?: string }) => err.code === 'DIGEST_MISMATCH' && err.message.includes(digest),
     );
     const delivered = Buffer.concat(chunks).length;
@@ -54,11 +59,20 @@ describe('VerifyingStream', () => {
   });
 
   it('rejects a short or long body by size before hashing everything', async () => {
-    await assert.rejects(pipeline(Readable.from([data.subarray(0, 10)]), new VerifyingStream(digest, data.length), collect().sink), /10 bytes instead of/);
-    await assert.rejects(pipeline(chunked(), new VerifyingStream(digest, 5), collect().sink), /more bytes than the 5 declared/);
+    await assert.rejects(
+      pipeline(Readable.from([data.subarray(0, 10)]), new VerifyingStream(digest, data.length), collect().sink),
+      /10 bytes instead of/,
+    );
+    await assert.rejects(
+      pipeline(chunked(), new VerifyingStream(digest, 5), collect().sink),
+      /more bytes than the 5 declared/,
+    );
   });
 
   it('computes digests of buffers', () => {
-    assert.equal(digestOf(Buffer.from('{}')), 'sha256:44136fa355b3678a1146ad16f7e8649e94fb4fc21fe77e8310c060f61caaff8a');
+    assert.equal(
+      digestOf(Buffer.from('{}')),
+      'sha256:44136fa355b3678a1146ad16f7e8649e94fb4fc21fe77e8310c060f61caaff8a',
+    );
   });
 });

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { SluiceError } from '../../../src/errors.ts';
+import type { SluiceError } from '../../../src/errors.ts';
 import { digestOf } from '../../../src/oci/digest.ts';
 import { MAX_MANIFEST_BYTES, parseImageConfig, parseManifest } from '../../../src/oci/manifest.ts';
 import { MediaType } from '../../../src/oci/mediatypes.ts';
@@ -15,7 +15,14 @@ const image = {
 const index = {
   schemaVersion: 2,
   mediaType: MediaType.OciIndex,
-  manifests: [{ mediaType: MediaType.OciManifest, digest: d('3'), size: 30, platform: { os: 'linux', architecture: 'arm64', variant: 'v8' } }],
+  manifests: [
+    {
+      mediaType: MediaType.OciManifest,
+      digest: d('3'),
+      size: 30,
+      platform: { os: 'linux', architecture: 'arm64', variant: 'v8' },
+    },
+  ],
 };
 const bytes = (o: unknown, indent?: number) => Buffer.from(JSON.stringify(o, null, indent));
 function code(fn: () => unknown): string {
@@ -42,19 +49,31 @@ describe('parseManifest', () => {
     assert.deepEqual(m.manifests[0]!.platform, { os: 'linux', architecture: 'arm64', variant: 'v8' });
   });
   it('checks the digest it was fetched by', () => {
-    assert.equal(code(() => parseManifest(bytes(image), { expectedDigest: d('9') })), 'DIGEST_MISMATCH');
+    assert.equal(
+      code(() => parseManifest(bytes(image), { expectedDigest: d('9') })),
+      'DIGEST_MISMATCH',
+    );
   });
   it('rejects documents that are both index and image (CVE-2021-41190)', () => {
     assert.match(String(code(() => parseManifest(bytes({ ...image, manifests: [] })))), /MANIFEST_INVALID/);
-    assert.equal(code(() => parseManifest(bytes({ schemaVersion: 2, manifests: [], layers: [] }))), 'MANIFEST_INVALID');
+    assert.equal(
+      code(() => parseManifest(bytes({ schemaVersion: 2, manifests: [], layers: [] }))),
+      'MANIFEST_INVALID',
+    );
   });
   it('rejects a Content-Type that contradicts the declared media type', () => {
-    assert.equal(code(() => parseManifest(bytes(image), { contentType: MediaType.OciIndex })), 'MANIFEST_INVALID');
+    assert.equal(
+      code(() => parseManifest(bytes(image), { contentType: MediaType.OciIndex })),
+      'MANIFEST_INVALID',
+    );
     assert.equal(parseManifest(bytes(image), { contentType: 'application/json' }).kind, 'image');
   });
   it('falls back to the Content-Type, then to the structure, when mediaType is absent', () => {
     const { mediaType: _m, ...noType } = image;
-    assert.equal(parseManifest(bytes(noType), { contentType: MediaType.DockerManifest }).mediaType, MediaType.DockerManifest);
+    assert.equal(
+      parseManifest(bytes(noType), { contentType: MediaType.DockerManifest }).mediaType,
+      MediaType.DockerManifest,
+    );
     assert.equal(parseManifest(bytes(noType)).mediaType, MediaType.OciManifest);
   });
   it('names unsupported media types and schema 1', () => {
@@ -67,19 +86,37 @@ describe('parseManifest', () => {
     })();
     assert.equal(err?.code, 'MEDIA_TYPE_UNSUPPORTED');
     assert.match(err!.message, /application\/x-weird/);
-    assert.equal(code(() => parseManifest(bytes({ schemaVersion: 1, name: 'x' }))), 'MEDIA_TYPE_UNSUPPORTED');
+    assert.equal(
+      code(() => parseManifest(bytes({ schemaVersion: 1, name: 'x' }))),
+      'MEDIA_TYPE_UNSUPPORTED',
+    );
   });
   it('rejects malformed descriptors with the field path', () => {
-    assert.throws(() => parseManifest(bytes({ ...image, layers: [{ mediaType: 'x', digest: 'sha256:zz', size: 1 }] })), /layers\[0\]\.digest/);
-    assert.throws(() => parseManifest(bytes({ ...image, layers: [{ mediaType: 'x', digest: d('2'), size: -1 }] })), /layers\[0\]\.size/);
+    assert.throws(
+      () => parseManifest(bytes({ ...image, layers: [{ mediaType: 'x', digest: 'sha256:zz', size: 1 }] })),
+      /layers\[0\]\.digest/,
+    );
+    assert.throws(
+      () => parseManifest(bytes({ ...image, layers: [{ mediaType: 'x', digest: d('2'), size: -1 }] })),
+      /layers\[0\]\.size/,
+    );
     assert.throws(() => parseManifest(Buffer.from('{not json')), /not valid JSON/);
   });
   it('refuses documents over 4 MiB', () => {
     const big = Buffer.alloc(MAX_MANIFEST_BYTES + 1, 0x20);
-    assert.equal(code(() => parseManifest(big)), 'MANIFEST_TOO_LARGE');
+    assert.equal(
+      code(() => parseManifest(big)),
+      'MANIFEST_TOO_LARGE',
+    );
   });
   it('reads subject and artifactType of OCI artifacts', () => {
-    const m = parseManifest(bytes({ ...image, artifactType: 'application/x-sbom', subject: { mediaType: MediaType.OciManifest, digest: d('4'), size: 5 } }));
+    const m = parseManifest(
+      bytes({
+        ...image,
+        artifactType: 'application/x-sbom',
+        subject: { mediaType: MediaType.OciManifest, digest: d('4'), size: 5 },
+      }),
+    );
     assert.equal(m.artifactType, 'application/x-sbom');
     assert.equal(m.subject?.digest, d('4'));
   });
@@ -87,7 +124,15 @@ describe('parseManifest', () => {
 
 describe('parseImageConfig', () => {
   it('reads labels, user, created and platform', () => {
-    const cfg = parseImageConfig(bytes({ created: '2026-01-01T00:00:00Z', architecture: 'amd64', os: 'linux', config: { User: '1001', Labels: { version: '1.0.0' } }, rootfs: { diff_ids: [d('5')] } }));
+    const cfg = parseImageConfig(
+      bytes({
+        created: '2026-01-01T00:00:00Z',
+        architecture: 'amd64',
+        os: 'linux',
+        config: { User: '1001', Labels: { version: '1.0.0' } },
+        rootfs: { diff_ids: [d('5')] },
+      }),
+    );
     assert.deepEqual(cfg.labels, { version: '1.0.0' });
     assert.equal(cfg.user, '1001');
     assert.equal(cfg.architecture, 'amd64');

@@ -2,12 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
 import { SluiceError } from '../../../src/errors.ts';
-import {
-  formatReference,
-  parseReference,
-  parseRegistryHost,
-  parseRepository,
-} from '../../../src/oci/reference.ts';
+import { formatReference, parseReference, parseRegistryHost, parseRepository } from '../../../src/oci/reference.ts';
 
 const D = 'sha256:' + 'a'.repeat(64);
 
@@ -21,7 +16,10 @@ describe('parseReference', () => {
     ['localhost/app', { registry: 'localhost', repository: 'app', tag: 'latest' }],
     ['localhost:5000/a/b/c:v', { registry: 'localhost:5000', repository: 'a/b/c', tag: 'v' }],
     ['127.0.0.1:5000/acme-dev/api:1.4.0-7', { registry: '127.0.0.1:5000', repository: 'acme-dev/api', tag: '1.4.0-7' }],
-    [`cpk.quay.asg.net/ki_poc-staging/inferencer@${D}`, { registry: 'cpk.quay.asg.net', repository: 'ki_poc-staging/inferencer', digest: D }],
+    [
+      `cpk.quay.asg.net/ki_poc-staging/inferencer@${D}`,
+      { registry: 'cpk.quay.asg.net', repository: 'ki_poc-staging/inferencer', digest: D },
+    ],
     [`r.io/a:t@${D}`, { registry: 'r.io', repository: 'a', tag: 't', digest: D }],
     ['[::1]:5000/app:v', { registry: '[::1]:5000', repository: 'app', tag: 'v' }],
     ['r.io/a__b/c--d/e.f', { registry: 'r.io', repository: 'a__b/c--d/e.f', tag: 'latest' }],
@@ -53,7 +51,12 @@ describe('parseReference', () => {
     it(`rejects ${JSON.stringify(input.slice(0, 40))}`, () => {
       assert.throws(
         () => parseReference(input),
-        (err: unknown) => err instanceof SluiceError && err.code === 'REFERENCE_INVALID' && err.category === 'invalid-input' && re.test(err.message) && err.message.includes('invalid reference'),
+        (err: unknown) =>
+          err instanceof SluiceError &&
+          err.code === 'REFERENCE_INVALID' &&
+          err.category === 'invalid-input' &&
+          re.test(err.message) &&
+          err.message.includes('invalid reference'),
       );
     });
   }
@@ -62,17 +65,30 @@ describe('parseReference', () => {
     const component = fc.stringMatching(/^[a-z0-9]+(?:[._-][a-z0-9]+)?$/).filter((s) => s.length <= 20);
     const tag = fc.stringMatching(/^[A-Za-z0-9_][A-Za-z0-9_.-]{0,15}$/);
     fc.assert(
-      fc.property(fc.array(component, { minLength: 1, maxLength: 3 }), tag, fc.option(fc.stringMatching(/^[0-9a-f]{64}$/), { nil: undefined }), (path, t, hex) => {
-        const ref = { registry: 'registry.example:5000', repository: path.join('/'), tag: t, ...(hex ? { digest: `sha256:${hex}` } : {}) };
-        assert.deepEqual(parseReference(formatReference(ref)), ref);
-      }),
+      fc.property(
+        fc.array(component, { minLength: 1, maxLength: 3 }),
+        tag,
+        fc.option(fc.stringMatching(/^[0-9a-f]{64}$/), { nil: undefined }),
+        (path, t, hex) => {
+          const ref = {
+            registry: 'registry.example:5000',
+            repository: path.join('/'),
+            tag: t,
+            ...(hex ? { digest: `sha256:${hex}` } : {}),
+          };
+          assert.deepEqual(parseReference(formatReference(ref)), ref);
+        },
+      ),
     );
   });
 });
 
 describe('parseRepository / parseRegistryHost', () => {
   it('takes a repository without tag', () => {
-    assert.deepEqual(parseRepository('127.0.0.1:5000/acme-dev/api'), { registry: '127.0.0.1:5000', repository: 'acme-dev/api' });
+    assert.deepEqual(parseRepository('127.0.0.1:5000/acme-dev/api'), {
+      registry: '127.0.0.1:5000',
+      repository: 'acme-dev/api',
+    });
     assert.throws(() => parseRepository('r.io/a:tag'), /without tag or digest/);
   });
   it('accepts hosts with scheme and trailing slash', () => {

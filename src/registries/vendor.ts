@@ -1,0 +1,125 @@
+/**
+ * Tag deletion through the registries' own APIs. The OCI API can only delete a manifest by
+ * digest on most registries, which takes every tag on it along; Quay and Harbor can remove one
+ * tag and leave the manifest and its other tags, through their REST APIs:
+ *
+ * - Quay: `DELETE /api/v1/repository/{namespace}/{repository}/tag/{tag}` with an OAuth/app
+ *   token as `Authorization: Bearer` (Quay API docs, "deleteFullTag"); 204 on success.
+ * - Harbor 2.x: `DELETE /api/v2.0/projects/{project}/repositories/{repository}/artifacts/{reference}/tags/{tag}`
+ *   with Basic auth; the repository name is URL-encoded twice when it contains `/`
+ *   (Harbor API v2.0 swagger); 200 on success.
+ */
+import { SluiceError } from '../errors.ts';
+import type { Credential } from '../oci/credentials.ts';
+
+export type FetchLike = (
+  url: string,
+  init: { method: string; headers: Record<string, string>; redirect: 'manual'; signal?: AbortSignal },
+) => Promise<{ status: number; text(): Promise<string> }>;
+
+export interface TagDeleter {
+  deleteTag(repository: string, tag: string, digest: string): Promise<void>;
+}
+
+function authHeader(kind: 'quay' | 'harbor', cred: Credential | undefined): Record<string, string> {
+  if (!cred) return {};
+  if (kind === 'quay') {
+    // Quay's REST API takes OAuth tokens, not robot passwords.
+    const token = cred.registryToken ?? cred.password;
+    return token ? { authorization: `Bearer ${token}` } : {};
+  }
+  if (cred.username !== undefined) {
+    return { authorization: `Basic ${Buffer.from(`${cred.username}:${cred.password ?? ''}`).toString('base64')}` };
+  }
+  return cred.registryToken ? { authorization: `Bearer ${cred.registryToken}` } : {};
+}
+
+async function send(
+  kind: 'quay' | 'harbor',
+  fetchFn: FetchLike,
+  url: string,
+  headers: Record<string, string>,
+  ok: number[],
+  what: string,
+): Promise<void> {
+  let res;
+  try {
+    res = await fetchFn(url, {
+      method: 'DELETE',
+      headers: { accept: 'application/json', ...headers },
+      redirect: 'manual',
+      signal: AbortSignal.timeout(30_000),
+    });
+  } catch (err) {
+    throw new SluiceError('REGISTRY_UNREACHABLE', 'unavailable', `${kind} API for ${what}: ${(err as Error).message}`, {
+      operation: `${kind} delete tag`,
+    });
+  }
+  if (ok.includes(res.status)) return;
+  if (res.status === 404) return; // already gone: the goal is reached
+  let detail = '';
+  try {
+    const body = JSON.parse(await res.text()) as {
+      error_message?: string;
+      detail?: string;
+      errors?: Array<{ message?: string }>;
+    };
+    detail = body.error_message ?? body.detail ?? body.errors?.[0]?.message ?? '';
+  } catch {
+    /* not JSON */
+  }
+  const category =
+    res.status === 401
+      ? 'unauthorized'
+      : res.status === 403
+        ? 'forbidden'
+        : res.status >= 500
+          ? 'unavailable'
+          : 'integrity';
+  throw new SluiceError(
+    'TAG_DELETE_FAILED',
+    category,
+    `${kind} API refused to delete ${what}: HTTP ${res.status}${detail ? ` ${detail}` : ''}`,
+    {
+      operation: `${kind} delete tag`,
+      httpStatus: res.status,
+    },
+  );
+}
+
+export function quayTagDeleter(
+  baseUrl: string,
+  cred: Credential | undefined,
+  fetchFn: FetchLike = fetch as unknown as FetchLike,
+): TagDeleter {
+  const base = baseUrl.replace(/\/+$/, '');
+  return {
+    async deleteTag(repository, tag) {
+      const url = `${base}/api/v1/repository/${repository.split('/').map(encodeURIComponent).join('/')}/tag/${encodeURIComponent(tag)}`;
+      await send('quay', fetchFn, url, authHeader('quay', cred), [200, 202, 204], `${repository}:${tag}`);
+    },
+  };
+}
+
+export function harborTagDeleter(
+  baseUrl: string,
+  cred: Credential | undefined,
+  fetchFn: FetchLike = fetch as unknown as FetchLike,
+): TagDeleter {
+  const base = baseUrl.replace(/\/+$/, '');
+  return {
+    async deleteTag(repository, tag, digest) {
+      const slash = repository.indexOf('/');
+      if (slash <= 0)
+        throw new SluiceError(
+          'REPOSITORY_INVALID',
+          'invalid-input',
+          `Harbor repositories are project/name, got "${repository}"`,
+        );
+      const project = repository.slice(0, slash);
+      const name = encodeURIComponent(encodeURIComponent(repository.slice(slash + 1)));
+      const url = `${base}/api/v2.0/projects/${encodeURIComponent(project)}/repositories/${name}/artifacts/${encodeURIComponent(digest)}/tags/${encodeURIComponent(tag)}`;
+      await send('harbor', fetchFn, url, authHeader('harbor', cred), [200, 202, 204], `${repository}:${tag}`);
+    },
+  };
+}
