@@ -191,7 +191,7 @@ ${categories}
     #   distribution: { secret: env:SLUICE_WEBHOOK_SECRET }
 
   # audit:
-  #   syslog: { address: siem.example.com:514, appName: sluice, protocol: udp }
+  #   syslog: { address: siem.example.com:6514, appName: sluice, protocol: tcp } # RFC 5424 over TCP
   # The database is not configured here: Sluice reads SLUICE_DATABASE_URL from the environment.
 `;
 }

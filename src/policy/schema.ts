@@ -88,7 +88,8 @@ export type NotificationEvent = (typeof NOTIFICATION_EVENTS)[number];
 export const WEBHOOK_SOURCES = ['distribution', 'quay', 'harbor'] as const;
 export type WebhookSource = (typeof WEBHOOK_SOURCES)[number];
 
-export const SYSLOG_PROTOCOLS = ['udp', 'tcp', 'tls'] as const;
+// Audit records go over TCP with octet-counting framing (RFC 6587): UDP would drop them silently.
+export const SYSLOG_PROTOCOLS = ['tcp'] as const;
 
 export const TEMPLATE_PLACEHOLDERS = ['team', 'stage', 'repo'] as const;
 export const DEFAULT_REPOSITORY_TEMPLATE = '{team}-{stage}/{repo}';

@@ -928,7 +928,7 @@ const audit = object({
         string({ expected: 'an app name (letters, digits, "-", "_", ".")', pattern: /^[A-Za-z0-9._-]{1,48}$/ }),
         'sluice',
       ),
-      protocol: withDefault(oneOf(SYSLOG_PROTOCOLS), 'udp'),
+      protocol: withDefault(oneOf(SYSLOG_PROTOCOLS), 'tcp'),
     }),
   ),
 });

@@ -34,7 +34,6 @@ export async function rollback(
   const team = teamName ? teamByName(rt.policy, teamName) : undefined;
   if (!team || !repo || rest.length)
     throw new SluiceError('USAGE', 'usage', `rollback takes team/repo (e.g. acme/api), got "${req.image}"`);
-  requireRole(actor, team.name, `roll back ${stage.name}`, stage.responsibleRole, 'operations');
   const loc = repositoryFor(rt.policy, { team: team.name, stage, repo });
   const reg = rt.registryForHost(loc.registry.host)!;
   const client = rt.pool.get(reg.host);
@@ -45,6 +44,7 @@ export async function rollback(
       'not-found',
       `${loc.repository}:${stage.stageTag} does not exist; nothing to roll back`,
     );
+  requireRole(actor, team.name, `roll back ${stage.name}`, stage.responsibleRole, 'operations');
   const history = await listPromotions(rt.store, {
     team: team.name,
     repo,

@@ -16,6 +16,7 @@ import type { Runtime } from '../runtime.ts';
 import { Scheduler, registryOfSyncJob, serverJobs, type JobSpec, type SyncSummary } from '../scheduler/index.ts';
 import { MIGRATIONS } from '../store/index.ts';
 import { apiRoutes } from './api-routes.ts';
+import { afterInventoryChanges, lifecycleJobs, lifecycleRoutes } from './lifecycle-routes.ts';
 import { errorBody, statusOf, toSluiceError } from './errors.ts';
 import { loggerConfig } from './logging.ts';
 import { ServerMetrics } from './metrics.ts';
@@ -153,7 +154,7 @@ export async function startServer(rt: Runtime, options: ServerOptions = {}): Pro
   const graceMs = options.graceMs ?? 10_000;
   const { host, port } = parseListen(options.listen ?? rt.policy.server.listen ?? DEFAULT_LISTEN);
   const secrets = await resolveWebhookSecrets(rt.policy, options.env ?? rt.env);
-  const routes = serverRoutes(options.routes);
+  const routes = serverRoutes([...lifecycleRoutes(rt), ...(options.routes ?? [])]);
   const openapi = openApiDocument(routes, { version });
 
   let https: { cert: Buffer; key: Buffer } | undefined;
@@ -185,7 +186,7 @@ export async function startServer(rt: Runtime, options: ServerOptions = {}): Pro
   }) as unknown as FastifyInstance;
   const log = app.log;
 
-  const jobs = [...serverJobs(rt), ...(options.jobs ?? [])];
+  const jobs = [...serverJobs(rt), ...lifecycleJobs(rt), ...(options.jobs ?? [])];
   const metrics = new ServerMetrics({
     version,
     registries: rt.registries.map((r) => r.name),
@@ -217,6 +218,7 @@ export async function startServer(rt: Runtime, options: ServerOptions = {}): Pro
     log: log.child({ component: 'webhooks' }),
     secrets,
     capacity: options.eventQueueCapacity,
+    onChanges: (changes) => afterInventoryChanges(rt, changes),
   });
 
   app.removeAllContentTypeParsers();

@@ -13,6 +13,7 @@ import { createHash, timingSafeEqual } from 'node:crypto';
 import type { FastifyBaseLogger, FastifyRequest } from 'fastify';
 import { SluiceError, asSluiceError } from '../errors.ts';
 import { applyRegistryEvent, markEventSeen } from '../inventory/apply.ts';
+import type { TagChange } from '../inventory/sync.ts';
 import {
   DISTRIBUTION_CONTENT_TYPES,
   MAX_EVENT_BODY_BYTES,
@@ -109,6 +110,7 @@ interface QueuedEvent {
 const RETRY_DELAYS_MS = [200, 1000, 3000];
 
 export class WebhookReceiver {
+  readonly #onChanges: ((changes: TagChange[]) => Promise<void>) | undefined;
   readonly #rt: Runtime;
   readonly #metrics: ServerMetrics;
   readonly #log: FastifyBaseLogger;
@@ -124,7 +126,10 @@ export class WebhookReceiver {
     secrets: Partial<Record<WebhookSource, string>>;
     capacity?: number;
     lanes?: number;
+    /** Runs after an event changed tags (automatic promotions); its errors are logged, not returned. */
+    onChanges?: (changes: TagChange[]) => Promise<void>;
   }) {
+    this.#onChanges = options.onChanges;
     this.#rt = options.rt;
     this.#metrics = options.metrics;
     this.#log = options.log;
@@ -250,6 +255,14 @@ export class WebhookReceiver {
       return;
     }
     if (applied.outcome === 'pull-recorded') this.#metrics.pullsTotal.inc({ registry: reg.name });
+    if (applied.changes.length && this.#onChanges) {
+      await this.#onChanges(applied.changes).catch((err: Error) =>
+        this.#log.warn(
+          { err: { message: err.message }, registry: reg.name, repository: event.repository },
+          'follow-up of an event failed',
+        ),
+      );
+    }
     this.#log.debug(
       {
         source: event.source,

@@ -7,8 +7,8 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { listAudit } from '../../../src/audit/index.ts';
-import { GLOBAL_ROLES, ROLE_PERMISSIONS } from '../../../src/auth/index.ts';
-import { ROLES, type Role } from '../../../src/policy/index.ts';
+import { GLOBAL_ROLES, permissionsFor } from '../../../src/auth/index.ts';
+import { defaultPolicy, ROLES, type Role } from '../../../src/policy/index.ts';
 import { exampleUrl, isMutating, type RouteSpec } from '../../../src/server/index.ts';
 import { ENGINES, POSTGRES_DISABLED } from '../../helpers/db.ts';
 import { startRegistry, type RegistryHandle } from '../../helpers/registry.ts';
@@ -31,7 +31,7 @@ type Who = 'own-team' | 'other-team' | 'no-token';
 function allowedByTable(route: RouteSpec, role: Role, who: Who): boolean {
   if (who === 'no-token') return false;
   if (route.permission === undefined) return true;
-  if (!(ROLE_PERMISSIONS[role] as readonly string[]).includes(route.permission)) return false;
+  if (!(permissionsFor(role, defaultPolicy().stages) as readonly string[]).includes(route.permission)) return false;
   if (!route.team || GLOBAL_ROLES.includes(role)) return true;
   return who === 'own-team';
 }
@@ -53,6 +53,30 @@ const MUTATING_ALLOWED: Record<string, Array<`${Role}/${'own-team' | 'other-team
     'platform-admin/other-team',
   ],
   'POST /api/v1/tokens': ['platform-admin/own-team', 'platform-admin/other-team'],
+  'POST /api/v1/evidence': [
+    'developer/own-team',
+    'qa/own-team',
+    'release-manager/own-team',
+    'operations/own-team',
+    'security/own-team',
+    'platform-admin/own-team',
+    'platform-admin/other-team',
+  ],
+  'POST /api/v1/promotions': [
+    'release-manager/own-team',
+    'operations/own-team',
+    'platform-admin/own-team',
+    'platform-admin/other-team',
+  ],
+  'POST /api/v1/rollbacks': [
+    'release-manager/own-team',
+    'operations/own-team',
+    'platform-admin/own-team',
+    'platform-admin/other-team',
+  ],
+  // The preprod gate's approver (qa) and the stage's responsible role; administrators run the
+  // platform but do not approve business changes.
+  'POST /api/v1/approvals/preprod': ['qa/own-team', 'release-manager/own-team'],
   'DELETE /api/v1/tokens/{id}': ['platform-admin/own-team', 'platform-admin/other-team'],
 };
 
