@@ -192,6 +192,7 @@ export async function startServer(rt: Runtime, options: ServerOptions = {}): Pro
     registries: rt.registries.map((r) => r.name),
     jobs: jobs.map((j) => j.name),
   });
+  metrics.finalStage = rt.policy.stages.at(-1)?.name;
   const scheduler = new Scheduler({
     store: rt.store,
     tickMs: options.schedulerTickMs,

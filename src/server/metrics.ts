@@ -35,6 +35,9 @@ export class ServerMetrics {
   readonly jobRuns: Counter<'job' | 'result'>;
   readonly storeUp: Gauge;
   readonly buildInfo: Gauge<'version'>;
+  readonly promotions: Gauge<'stage' | 'result'>;
+  readonly gateFailures: Gauge<'stage' | 'requirement'>;
+  readonly leadTime: Histogram;
 
   constructor(options: {
     version: string;
@@ -117,6 +120,24 @@ export class ServerMetrics {
       registers,
     });
     this.buildInfo.set({ version: options.version }, 1);
+    this.promotions = new Gauge({
+      name: 'sluice_promotions',
+      help: 'Promotions recorded in the last 90 days, by target stage and result (succeeded, refused, failed, scheduled, running)',
+      labelNames: ['stage', 'result'],
+      registers,
+    });
+    this.gateFailures = new Gauge({
+      name: 'sluice_gate_failures',
+      help: 'Refused promotions in the last 90 days, by stage and the requirement that was not met',
+      labelNames: ['stage', 'requirement'],
+      registers,
+    });
+    this.leadTime = new Histogram({
+      name: 'sluice_promotion_lead_time_seconds',
+      help: 'Time from entering the first stage to reaching the last one, per digest (last 90 days)',
+      buckets: [3600, 6 * 3600, 24 * 3600, 3 * 86400, 7 * 86400, 14 * 86400, 30 * 86400, 90 * 86400],
+      registers,
+    });
     // Zero series up front, so rates work from the first scrape.
     for (const registry of options.registries) {
       this.pullsTotal.inc({ registry }, 0);
@@ -169,10 +190,70 @@ export class ServerMetrics {
       }
       this.pullsToday.reset();
       for (const p of pulls) this.pullsToday.set({ registry: p.registry }, Number(p.pulls ?? 0));
+      await this.refreshPromotions(store, now);
       this.storeUp.set(1);
     } catch {
       // The last values stay; the outage shows in sluice_store_up and /readyz.
       this.storeUp.set(0);
     }
   }
+
+  /** Promotions by stage and result, gate failures by requirement, lead time to the last stage. */
+  async refreshPromotions(store: StoreHandle, now: Date): Promise<void> {
+    const since = now.getTime() - 90 * 86_400_000;
+    const rows = await store.db
+      .selectFrom('promotions')
+      .select(['to_stage', 'status', 'gate', 'digest', 'finished_at', 'kind'])
+      .where('requested_at', '>=', since)
+      .execute();
+    this.promotions.reset();
+    this.gateFailures.reset();
+    this.leadTime.reset();
+    const counts = new Map<string, number>();
+    const failures = new Map<string, number>();
+    const entered = new Map<string, { first: number; stages: Set<string>; last?: number }>();
+    for (const r of rows) {
+      if (r.kind !== 'promotion') continue;
+      const k = `${r.to_stage}\u0000${r.status}`;
+      counts.set(k, (counts.get(k) ?? 0) + 1);
+      if (r.status === 'refused' && r.gate) {
+        try {
+          const gate = JSON.parse(r.gate) as { requirements?: Array<{ requirement: string; status: string }> };
+          for (const req of gate.requirements ?? []) {
+            if (req.status === 'passed') continue;
+            const f = `${r.to_stage}\u0000${req.requirement}`;
+            failures.set(f, (failures.get(f) ?? 0) + 1);
+          }
+        } catch {
+          /* a gate that is not JSON is not counted */
+        }
+      }
+      if (r.status === 'succeeded' && r.finished_at !== null) {
+        const e = entered.get(r.digest) ?? { first: r.finished_at, stages: new Set<string>() };
+        e.first = Math.min(e.first, r.finished_at);
+        e.stages.add(r.to_stage);
+        entered.set(r.digest, e);
+      }
+    }
+    for (const [k, n] of counts) {
+      const [stage, result] = k.split('\u0000');
+      this.promotions.set({ stage: stage!, result: result! }, n);
+    }
+    for (const [k, n] of failures) {
+      const [stage, requirement] = k.split('\u0000');
+      this.gateFailures.set({ stage: stage!, requirement: requirement! }, n);
+    }
+    // Lead time: from the first promotion of a digest to its promotion into the final stage seen.
+    const last = this.finalStage;
+    for (const [digest, e] of entered) {
+      if (!last || !e.stages.has(last)) continue;
+      const end = rows
+        .filter((r) => r.digest === digest && r.to_stage === last && r.status === 'succeeded')
+        .map((r) => r.finished_at ?? 0);
+      if (end.length) this.leadTime.observe((Math.min(...end) - e.first) / 1000);
+    }
+  }
+
+  /** Name of the policy's last stage (lead time ends there). */
+  finalStage: string | undefined;
 }

@@ -139,4 +139,9 @@ test('evidence over the API, promotion on a push event, approvals by role, deplo
     ['2.0.0-1>dev:succeeded', '2.1.0-2>dev:succeeded'],
   );
   assert.ok((await skopeoListTags(reg, 'acme-dev/web')).includes('dev'));
+
+  const metrics = await (await fetch(`${ts.url}/metrics`)).text();
+  assert.match(metrics, /sluice_promotions\{stage="dev",result="succeeded"\} 2/);
+  assert.match(metrics, /# TYPE sluice_promotion_lead_time_seconds histogram/);
+  assert.ok(!metrics.includes(digest), 'no digest in any label');
 });
