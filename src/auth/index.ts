@@ -13,6 +13,7 @@ export {
 } from './permissions.ts';
 export type { ApprovalPermission, Decision, Permission, Principal, Resource, StaticPermission } from './permissions.ts';
 export {
+  DEFAULT_TOKEN_LIFETIME,
   TOKEN_PREFIX,
   authenticateToken,
   createToken,

@@ -12,6 +12,9 @@ import { ROLES, type Role } from '../policy/schema.ts';
 import type { ApiTokensTable, Store, StoreHandle, StoreTx } from '../store/index.ts';
 import { isGlobalRole, isRole, type Principal } from './permissions.ts';
 
+/** Lifetime of a new API token unless one is given. */
+export const DEFAULT_TOKEN_LIFETIME = '90d';
+
 export const TOKEN_PREFIX = 'slc_';
 const TOKEN_SHAPE = /^slc_[A-Za-z0-9_-]{43}$/;
 const NAME_SHAPE = /^[A-Za-z0-9][A-Za-z0-9._@:-]{0,99}$/;

@@ -8,6 +8,7 @@ import { registerConfigCommands } from './commands/config.ts';
 import { registerInventoryCommands } from './commands/inventory.ts';
 import { registerPromotionCommands } from './commands/promotion.ts';
 import { registerRegistryCommands } from './commands/registry.ts';
+import { registerRetentionCommands } from './commands/retention.ts';
 import { registerServerCommands } from './commands/server.ts';
 import { registerSigningCommands } from './commands/signing.ts';
 
@@ -36,6 +37,7 @@ export function buildProgram(ctx: CliContext): Command {
   registerInventoryCommands(program, ctx);
   registerServerCommands(program, ctx);
   registerPromotionCommands(program, ctx);
+  registerRetentionCommands(program, ctx);
   const override = (c: Command) => {
     c.exitOverride();
     c.commands.forEach(override);

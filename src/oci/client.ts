@@ -108,6 +108,7 @@ export class RegistryClient {
   private readonly explicitBase: boolean;
   private readonly mayUseHttp: boolean;
   private referrersMode: ReferrersMode;
+  private referrersProbe: Promise<Descriptor[] | undefined> | undefined;
 
   constructor(options: RegistryClientOptions) {
     this.registry = options.registry;
@@ -802,10 +803,15 @@ export class RegistryClient {
     parseDigest(digest);
     const { artifactType, knownTags } = options;
     let descriptors: Descriptor[] | undefined;
-    if (this.referrersMode !== 'tags') {
+    // Concurrent first calls wait for one probe instead of each probing the API.
+    if (this.referrersMode === 'auto' && this.referrersProbe) await this.referrersProbe.catch(() => undefined);
+    if (this.referrersMode === 'auto') {
+      this.referrersProbe = this.referrersFromApi(repository, digest, artifactType);
+      descriptors = await this.referrersProbe;
+      this.referrersMode = descriptors === undefined ? 'tags' : 'api';
+    } else if (this.referrersMode === 'api') {
       descriptors = await this.referrersFromApi(repository, digest, artifactType);
       if (descriptors === undefined) this.referrersMode = 'tags';
-      else if (this.referrersMode === 'auto') this.referrersMode = 'api';
     }
     // With a fresh tag listing at hand, a missing referrers tag needs no request to confirm.
     if (descriptors === undefined && knownTags && !knownTags.has(digestToTag(digest))) descriptors = [];

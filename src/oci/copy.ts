@@ -10,12 +10,12 @@
  * - Idempotent: when the target already holds the digest under the tag, only the referrers
  *   are compared, and nothing is transferred.
  */
-import { Transform } from 'node:stream';
 import { SluiceError, asSluiceError } from '../errors.ts';
 import type { RegistryClient } from './client.ts';
 import { cosignTagsAmong, mergeSignatureLayers } from './cosign.ts';
 import { blobsOf, type Descriptor, type Manifest } from './manifest.ts';
 import { isForeignLayer } from './mediatypes.ts';
+import { streamedBytes } from './memory.ts';
 import { formatReference, manifestReferenceOf, type Reference } from './reference.ts';
 import type { RegistryPool } from './pool.ts';
 
@@ -105,15 +105,17 @@ class CopyRun {
   private readonly dstRepo: string;
   private readonly options: CopyOptions;
   private readonly inflight: Map<string, Promise<BlobOutcome>>;
+  private readonly tagLists: Map<string, Promise<string[]>>;
 
-  constructor(pool: RegistryPool, req: CopyRequest, options: CopyOptions, inflight: Map<string, Promise<BlobOutcome>>) {
+  constructor(pool: RegistryPool, req: CopyRequest, options: CopyOptions, shared: EngineCaches) {
     this.src = pool.get(req.source.registry);
     this.dst = pool.get(req.target.registry);
     this.sameRegistry = this.src === this.dst;
     this.srcRepo = req.source.repository;
     this.dstRepo = req.target.repository;
     this.options = options;
-    this.inflight = inflight;
+    this.inflight = shared.blobs;
+    this.tagLists = shared.tagLists;
     this.result = {
       source: formatReference(req.source),
       target: formatReference({ ...req.target }),
@@ -177,9 +179,15 @@ class CopyRun {
   private copyBlob(blob: Descriptor): Promise<void> {
     const key = `${this.dst.registry}/${this.dstRepo}@${blob.digest}`;
     let pending = this.inflight.get(key);
-    if (!pending) {
-      pending = this.transferBlob(blob).finally(() => this.inflight.delete(key));
+    if (pending) {
+      // Placed (or being placed) by an earlier copy of this engine: no request needed. Mounting
+      // the same layer again would also race Distribution's link-file rewrite (400 DIGEST_INVALID).
+      pending = pending.then((how) => (how === 'foreign' ? how : 'present'));
+    } else {
+      pending = this.transferBlob(blob);
       this.inflight.set(key, pending);
+      // Only successes are remembered; a failed transfer is tried again by the next copy.
+      pending.catch(() => this.inflight.delete(key));
     }
     return pending.then((how) => {
       this.result.blobs[how]++;
@@ -209,27 +217,29 @@ class CopyRun {
     const retries = this.options.blobRetries ?? 2;
     let uploadUrl = firstUploadUrl;
     for (let attempt = 0; ; attempt++) {
-      uploadUrl ??= await this.dst.startUpload(this.dstRepo, this.signal);
+      // The upload session opens while the download starts: one round trip less per blob.
+      const session = uploadUrl ? Promise.resolve(uploadUrl) : this.dst.startUpload(this.dstRepo, this.signal);
+      session.catch(() => undefined);
       this.options.onProgress?.({ kind: 'blob-start', digest: blob.digest, size: blob.size });
       let sent = 0;
       try {
-        const source = await this.src.getBlob(this.srcRepo, blob.digest, blob.size, this.signal);
+        const [source, url] = await Promise.all([
+          this.src.getBlob(this.srcRepo, blob.digest, blob.size, this.signal),
+          session,
+        ]);
+        uploadUrl = url;
         const onProgress = this.options.onProgress;
-        const counter = new Transform({
-          transform(chunk: Buffer, _enc, done) {
-            sent += chunk.length;
-            onProgress?.({ kind: 'blob-bytes', digest: blob.digest, bytes: chunk.length });
-            done(null, chunk);
-          },
-        });
-        source.on('error', (err) => counter.destroy(err));
-        const body = source.pipe(counter);
+        source.onBytes = (n) => {
+          sent += n;
+          streamedBytes(n);
+          onProgress?.({ kind: 'blob-bytes', digest: blob.digest, bytes: n });
+        };
         if (this.options.chunkSize) {
           await this.dst.finishUploadChunked(
             this.dstRepo,
             uploadUrl,
             blob.digest,
-            body,
+            source,
             this.options.chunkSize,
             this.signal,
           );
@@ -239,7 +249,7 @@ class CopyRun {
             uploadUrl,
             blob.digest,
             blob.size,
-            () => body,
+            () => source,
             this.signal,
           );
         }
@@ -247,7 +257,8 @@ class CopyRun {
         return;
       } catch (err) {
         const e = asSluiceError(err);
-        await this.dst.cancelUpload(this.dstRepo, uploadUrl);
+        uploadUrl ??= await session.catch(() => undefined);
+        if (uploadUrl) await this.dst.cancelUpload(this.dstRepo, uploadUrl);
         uploadUrl = undefined;
         this.result.bytesTransferred += sent;
         // A digest mismatch is the source lying, not a hiccup: never retried, never committed.
@@ -261,8 +272,16 @@ class CopyRun {
   }
 
   private async copyReferrers(subjects: string[]): Promise<void> {
-    // One listing serves every cosign tag and the referrers-schema tags of all subjects.
-    const tags = new Set(await this.src.listTags(this.srcRepo));
+    // One listing serves every cosign tag and the referrers-schema tags of all subjects, and
+    // every image of a batch from the same repository.
+    const key = `${this.src.registry}/${this.srcRepo}`;
+    let listing = this.tagLists.get(key);
+    if (!listing) {
+      listing = this.src.listTags(this.srcRepo);
+      this.tagLists.set(key, listing);
+      listing.catch(() => this.tagLists.delete(key));
+    }
+    const tags = new Set(await listing);
     for (const tag of cosignTagsAmong(tags, subjects)) await this.copyCosignTag(tag);
     for (const subject of subjects) {
       const referrers = await this.src.referrers(this.srcRepo, subject, { knownTags: tags });
@@ -330,6 +349,12 @@ class CopyRun {
   }
 }
 
+/** State an engine shares between its copies: blobs already placed, tag listings already read. */
+interface EngineCaches {
+  blobs: Map<string, Promise<BlobOutcome>>;
+  tagLists: Map<string, Promise<string[]>>;
+}
+
 export interface BulkCopyOutcome {
   request: CopyRequest;
   result?: CopyResult;
@@ -339,7 +364,8 @@ export interface BulkCopyOutcome {
 /** Copies images through a shared pool of registry clients. */
 export class CopyEngine {
   private readonly pool: RegistryPool;
-  private readonly inflight = new Map<string, Promise<BlobOutcome>>();
+  // An engine lives for one command or job; caching what it placed and listed is safe that long.
+  private readonly caches: EngineCaches = { blobs: new Map(), tagLists: new Map() };
 
   constructor(pool: RegistryPool) {
     this.pool = pool;
@@ -353,7 +379,7 @@ export class CopyEngine {
         `source ${formatReference(request.source)} needs a tag or digest`,
       );
     }
-    return new CopyRun(this.pool, request, options, this.inflight).run(request);
+    return new CopyRun(this.pool, request, options, this.caches).run(request);
   }
 
   /** Many copies, `concurrency` in flight; one failure does not stop the others. */

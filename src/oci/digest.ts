@@ -84,8 +84,12 @@ export class VerifyingStream extends Transform {
   private seen = 0;
   private readonly describe: () => Record<string, unknown>;
 
+  /** Called with the size of every chunk that passed the size check (progress, accounting). */
+  onBytes: ((n: number) => void) | undefined;
+
   constructor(expectedDigest: string, expectedSize?: number, context: () => Record<string, unknown> = () => ({})) {
-    super();
+    // Socket reads arrive in 64 KiB chunks; a larger buffer avoids a backpressure round per chunk.
+    super({ highWaterMark: 1024 * 1024 });
     this.expected = parseDigest(expectedDigest);
     this.expectedSize = expectedSize;
     this.hash = createHash(this.expected.algorithm);
@@ -103,6 +107,7 @@ export class VerifyingStream extends Transform {
       return;
     }
     this.hash.update(chunk);
+    this.onBytes?.(chunk.length);
     const previous = this.held;
     this.held = chunk;
     if (previous) this.push(previous);

@@ -251,14 +251,28 @@ interface PlannedItem {
   item: string;
   digest: string;
   freed: number;
+  /** Deletions this one hangs on (its deleted index, the subject it signs): all must go first. */
+  after: readonly string[];
 }
 
 function planItems(rp: RepositoryPlan): PlannedItem[] {
   const tagDigest = new Map(rp.tags.map((t) => [t.tag, t.digest]));
   const freed = new Map(rp.digests.map((d) => [d.digest, d.freed]));
   return [
-    ...rp.deletions.tags.map((t) => ({ kind: 'tag' as const, item: t, digest: tagDigest.get(t) ?? '', freed: 0 })),
-    ...rp.deletions.manifests.map((d) => ({ kind: 'manifest' as const, item: d, digest: d, freed: freed.get(d) ?? 0 })),
+    ...rp.deletions.tags.map((t) => ({
+      kind: 'tag' as const,
+      item: t,
+      digest: tagDigest.get(t) ?? '',
+      freed: 0,
+      after: [],
+    })),
+    ...rp.deletions.manifests.map((d, k) => ({
+      kind: 'manifest' as const,
+      item: d,
+      digest: d,
+      freed: freed.get(d) ?? 0,
+      after: rp.deletions.after[k] ?? [],
+    })),
   ];
 }
 
@@ -295,6 +309,8 @@ async function applyRepository(
   const deleter = rp.tagDelete ? await tagDeleterFor(rt, reg) : undefined;
   let stopped: string | undefined;
   let trashSeq = 0;
+  // Manifests gone from the repository in this run (or already before it).
+  const gone = new Set<string>();
 
   for (const p of planned) {
     const record = (outcome: ItemOutcome, detail: string) =>
@@ -321,6 +337,12 @@ async function applyRepository(
         continue;
       }
     } else {
+      const waiting = p.after.filter((d) => !gone.has(d));
+      if (waiting.length) {
+        // What it hangs on stays (it gained a tag since the plan): so does it.
+        record('skipped', `depends on ${waiting.map((d) => d.slice(0, 19)).join(', ')}, which was not deleted`);
+        continue;
+      }
       const holders = [...live].filter(([, d]) => d === p.digest).map(([t]) => t);
       const unplanned = holders.filter((t) => !plannedTagDeletes.has(`${t}\u0000${p.digest}`));
       if (unplanned.length) {
@@ -328,11 +350,13 @@ async function applyRepository(
         continue;
       }
       if (!(await client.headManifest(rp.repository, p.digest))) {
+        gone.add(p.digest);
         record('skipped', 'manifest is already gone');
         continue;
       }
     }
     if (ctx.dryRun) {
+      if (p.kind === 'manifest') gone.add(p.digest);
       record('deleted', 'would be deleted (dry run)');
       continue;
     }
@@ -347,6 +371,7 @@ async function applyRepository(
         live.delete(p.item);
       } else {
         await client.deleteManifest(rp.repository, p.digest);
+        gone.add(p.digest);
         for (const t of tagsOnIt) live.delete(t);
       }
       out.bytesFreed += p.freed;

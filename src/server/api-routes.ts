@@ -8,7 +8,14 @@ import {
   type AuditExportFormat,
   type ListOptions,
 } from '../audit/index.ts';
-import { actorOf, createToken, listTokens, permissionsFor, revokeToken } from '../auth/index.ts';
+import {
+  actorOf,
+  createToken,
+  DEFAULT_TOKEN_LIFETIME,
+  listTokens,
+  permissionsFor,
+  revokeToken,
+} from '../auth/index.ts';
 import { SluiceError } from '../errors.ts';
 import { listImages, showImage, type ImageFilter } from '../inventory/query.ts';
 import { refreshReference, syncRepository } from '../inventory/sync.ts';
@@ -16,8 +23,6 @@ import { ROLES, parseDuration, parseRepositoryPath } from '../policy/index.ts';
 import { inventoryFor } from '../runtime.ts';
 import { listJobs, registryOfSyncJob, syncJobName } from '../scheduler/index.ts';
 import type { JsonSchema, RouteContext, RouteSpec } from './routes.ts';
-
-export const DEFAULT_TOKEN_LIFETIME = '90d';
 
 const str = { type: 'string' } as const;
 const strOrNull = { type: ['string', 'null'] } as const;

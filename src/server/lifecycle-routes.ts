@@ -21,7 +21,7 @@ import {
   resolveStageImage,
   runScheduledPromotions,
 } from '../promotion/service.ts';
-import { applyPlan, purgeTrash } from '../retention/apply.ts';
+import { applyPlan, purgeTrash, restore } from '../retention/apply.ts';
 import { gatherRetentionInput } from '../retention/gather.ts';
 import { planRetention } from '../retention/plan.ts';
 import type { Runtime } from '../runtime.ts';
@@ -264,6 +264,72 @@ export function lifecycleRoutes(rt: Runtime): RouteSpec[] {
           ...(req.query.team ? { team: String(req.query.team) } : {}),
         };
         return planRetention(input, { scope });
+      },
+    },
+    {
+      method: 'POST',
+      path: '/api/v1/retention/apply',
+      operationId: 'applyRetention',
+      summary: 'Plan now and apply; with a fingerprint, only if the plan is still the one reviewed',
+      tag: 'retention',
+      auth: 'token',
+      permission: 'retention:apply',
+      auditAction: 'retention.apply',
+      body: {
+        type: 'object',
+        additionalProperties: false,
+        properties: {
+          stage: str,
+          team: str,
+          fingerprint: { type: 'string', pattern: '^[0-9a-f]{64}$' },
+          dryRun: { type: 'boolean' },
+        },
+      },
+      bodyOptional: true,
+      responses: { 200: { description: 'what was deleted, skipped, noticed or failed, item by item' } },
+      example: { body: { stage: 'dev', fingerprint: '0'.repeat(64) } },
+      async handler(req, _reply, ctx) {
+        const b = body(req);
+        const scope = { ...(b.stage ? { stage: String(b.stage) } : {}), ...(b.team ? { team: String(b.team) } : {}) };
+        const plan = planRetention(await gatherRetentionInput(rt), { scope });
+        if (b.fingerprint && b.fingerprint !== plan.fingerprint) {
+          throw new SluiceError(
+            'PLAN_CHANGED',
+            'conflict',
+            `the plan is now ${plan.fingerprint}, not the reviewed ${String(b.fingerprint)}: review the new plan`,
+          );
+        }
+        return applyPlan(rt, actor(ctx), plan, { ...(b.dryRun ? { dryRun: true } : {}) });
+      },
+    },
+    {
+      method: 'POST',
+      path: '/api/v1/retention/restore',
+      operationId: 'restoreFromTrash',
+      summary: 'Put a deleted tag (or untagged digest) back from the trash, within its window',
+      tag: 'retention',
+      auth: 'token',
+      permission: 'retention:apply',
+      team: (req) => teamOfRef(rt, body(req).ref),
+      auditAction: 'retention.restore',
+      body: { type: 'object', required: ['ref'], additionalProperties: false, properties: { ref: str } },
+      responses: { 200: { description: 'restored' } },
+      example: { body: { ref: 'acme-dev/api:1.0.0-1' } },
+      async handler(req, _reply, ctx) {
+        const defaultHost = rt.registries[0]?.host;
+        const ref = parseReference(String(body(req).ref), {
+          defaultTag: false,
+          ...(defaultHost ? { defaultRegistry: defaultHost } : {}),
+        });
+        const reg = rt.registryForHost(ref.registry);
+        if (!reg)
+          throw new SluiceError('REGISTRY_UNKNOWN', 'invalid-input', `registry ${ref.registry} is not in the policy`);
+        return restore(rt, actor(ctx), {
+          registry: reg,
+          repository: ref.repository,
+          ...(ref.tag ? { tag: ref.tag } : {}),
+          ...(ref.digest ? { digest: ref.digest } : {}),
+        });
       },
     },
   ];

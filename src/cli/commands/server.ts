@@ -14,11 +14,9 @@ import {
   type AuditFilter,
   type AuditRecord,
 } from '../../audit/index.ts';
-import { createToken, listTokens, revokeToken, type TokenInfo } from '../../auth/index.ts';
+import { createToken, DEFAULT_TOKEN_LIFETIME, listTokens, revokeToken, type TokenInfo } from '../../auth/index.ts';
 import { SluiceError } from '../../errors.ts';
 import { DEFAULT_POLICY_FILE, ROLES, parseDuration, renderInitFile } from '../../policy/index.ts';
-import { DEFAULT_TOKEN_LIFETIME } from '../../server/api-routes.ts';
-import { parseListen, startServer } from '../../server/index.ts';
 import type { CliContext } from '../context.ts';
 import { emit, shortDigest } from '../output.ts';
 
@@ -100,6 +98,8 @@ export function registerServerCommands(program: Command, ctx: CliContext): void 
     .action(async (opts: { listen?: string; logLevel: string; scheduler: boolean; grace: string }, cmd: Command) => {
       const g = ctx.globals(cmd);
       const graceMs = parseDuration(opts.grace);
+      // The server (Fastify and every route) loads only for `serve`: other commands start faster.
+      const { parseListen, startServer } = await import('../../server/index.ts');
       if (opts.listen) parseListen(opts.listen);
       let wroteDefault: string | undefined;
       // The embedded defaults: no policy here and none named, so start from the default one.

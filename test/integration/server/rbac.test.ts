@@ -77,6 +77,15 @@ const MUTATING_ALLOWED: Record<string, Array<`${Role}/${'own-team' | 'other-team
   // The preprod gate's approver (qa) and the stage's responsible role; administrators run the
   // platform but do not approve business changes.
   'POST /api/v1/approvals/preprod': ['qa/own-team', 'release-manager/own-team'],
+  // Not bound to one team: the plan spans teams, and apply skips repositories of teams the
+  // caller does not act for.
+  'POST /api/v1/retention/apply': [
+    'operations/own-team',
+    'operations/other-team',
+    'platform-admin/own-team',
+    'platform-admin/other-team',
+  ],
+  'POST /api/v1/retention/restore': ['operations/own-team', 'platform-admin/own-team', 'platform-admin/other-team'],
   'DELETE /api/v1/tokens/{id}': ['platform-admin/own-team', 'platform-admin/other-team'],
 };
 
