@@ -104,6 +104,7 @@ export class Authenticator {
   private realm: URL | undefined;
   private service: string | undefined;
   private readonly tokens = new Map<string, CachedToken>();
+  private readonly pending = new Map<string, Promise<string>>();
   private credential: Promise<Credential | undefined> | undefined;
   private readonly opts: AuthenticatorOptions;
   private readonly now: () => number;
@@ -126,7 +127,13 @@ export class Authenticator {
       const key = scopeKey(scopes);
       const cached = this.tokens.get(key);
       if (cached && cached.expiresAt > this.now()) return `Bearer ${cached.token}`;
-      return `Bearer ${await this.fetchToken(scopes)}`;
+      // Parallel requests for the same scopes (blob mounts, layer downloads) share one fetch.
+      let pending = this.pending.get(key);
+      if (!pending) {
+        pending = this.fetchToken(scopes).finally(() => this.pending.delete(key));
+        this.pending.set(key, pending);
+      }
+      return `Bearer ${await pending}`;
     }
     return undefined;
   }
