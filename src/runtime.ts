@@ -21,6 +21,8 @@ import {
   type Registry,
 } from './policy/index.ts';
 import { openStore, type Store, type StoreTx } from './store/index.ts';
+import { lifecycleEvent, type LifecycleEventType } from './notify/event.ts';
+import { NotificationHub } from './notify/hub.ts';
 
 export interface RuntimeOptions {
   /** Policy file; default ./sluice.yaml. */
@@ -53,6 +55,15 @@ export interface Runtime {
   registries: RegistryRef[];
   /** Finds the policy registry for an image reference's host[:port]. */
   registryForHost(host: string): RegistryRef | undefined;
+  /**
+   * Sends a lifecycle event to the policy's notification channels that subscribe to it. Never
+   * throws; delivery failures go to `onNotificationFailure`. `close()` waits for deliveries.
+   */
+  notify(
+    type: LifecycleEventType,
+    event: { subject: string; summary: string; data?: Record<string, unknown> },
+  ): Promise<void>;
+  onNotificationFailure?: (channel: string, message: string) => void;
   now(): number;
   close(): Promise<void>;
 }
@@ -134,6 +145,8 @@ export async function openRuntime(options: RuntimeOptions = {}): Promise<Runtime
   const registries = policy.registries.map(registryRef);
   const byHost = new Map(registries.map((r) => [r.host, r]));
   const now = () => clock().getTime();
+  const hub = policy.notifications.length ? NotificationHub.fromPolicy(policy, { env }) : undefined;
+  const deliveries = new Set<Promise<void>>();
   const inventory: InventoryDeps = {
     store,
     client: (host) => pool.get(host),
@@ -143,7 +156,7 @@ export async function openRuntime(options: RuntimeOptions = {}): Promise<Runtime
     },
     now,
   };
-  return {
+  const runtime: Runtime = {
     policy,
     policyPath,
     env,
@@ -155,12 +168,26 @@ export async function openRuntime(options: RuntimeOptions = {}): Promise<Runtime
     registries,
     registryForHost: (host) => byHost.get(host.toLowerCase()),
     now,
+    notify(type, event) {
+      if (!hub) return Promise.resolve();
+      const delivery = hub
+        .publish(lifecycleEvent(type, { ...event, time: clock() }))
+        .then((results) => {
+          for (const r of results)
+            if (!r.ok) runtime.onNotificationFailure?.(r.channel, r.error?.message ?? 'delivery failed');
+        })
+        .finally(() => deliveries.delete(delivery));
+      deliveries.add(delivery);
+      return delivery;
+    },
     async close() {
+      await Promise.allSettled([...deliveries]);
       pool.close();
       await syslog?.close();
       await store.close();
     },
   };
+  return runtime;
 }
 
 /** Inventory dependencies bound to one registry (its classifier differs per registry). */
@@ -170,6 +197,13 @@ export function inventoryFor(rt: Runtime, reg: RegistryRef): InventoryDeps {
   return {
     ...rt.inventory,
     classify,
+    onViolation: (v) => {
+      void rt.notify('compliance.violation', {
+        subject: `${reg.host}/${v.repository}:${v.tag}`,
+        summary: `version tag ${v.repository}:${v.tag} was ${v.change} outside Sluice (${v.reason})`,
+        data: { ...v },
+      });
+    },
     immutableTagViolation: (repository, tag) => {
       const stage = rt.policy.stages.find((s) => s.name === classify(repository).stage);
       return stage?.immutableTags && versionTag.test(tag) ? `version tags in ${stage.name} are immutable` : undefined;

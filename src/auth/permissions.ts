@@ -40,6 +40,8 @@ export const PERMISSIONS = [
   'quarantine:manage',
   /** Grant and revoke vulnerability waivers. */
   'waivers:manage',
+  /** Report the digests a cluster's workloads run (retention never deletes them). */
+  'usage:report',
 ] as const;
 
 export type StaticPermission = (typeof PERMISSIONS)[number];
@@ -75,6 +77,7 @@ export const ROLE_PERMISSIONS: Readonly<Record<Role, readonly StaticPermission[]
   ],
   operations: [
     ...READ,
+    'usage:report',
     'audit:read',
     'inventory:sync',
     'inventory:refresh',

@@ -60,6 +60,12 @@ export class CliContext {
     return rt;
   }
 
+  /** The runtime when a policy file is there (or named), for commands that also work without one. */
+  async optionalRuntime(g: GlobalOptions): Promise<Runtime | undefined> {
+    if (g.config === undefined && !existsSync(DEFAULT_POLICY_FILE)) return undefined;
+    return this.runtime(g);
+  }
+
   private registryDefaults(g: GlobalOptions): RegistrySettings {
     const defaults: RegistrySettings = {};
     if (g.insecure) defaults.insecure = true;

@@ -11,9 +11,6 @@ import { parseKeyRef } from '../signing/signer.ts';
 import { signImage } from '../signing/sign.ts';
 import { verifyImage } from '../signing/verify-image.ts';
 import type { PublicKeySet } from '../signing/keys.ts';
-import { lifecycleEvent } from '../notify/event.ts';
-import { NotificationHub } from '../notify/hub.ts';
-import type { DeliveryResult } from '../notify/hub.ts';
 import type { PromotionHooks } from './service.ts';
 
 function localPath(rt: Runtime, path: string): string {
@@ -40,16 +37,7 @@ async function keySet(rt: Runtime, refs: string[]): Promise<PublicKeySet> {
   );
 }
 
-export async function promotionHooks(
-  rt: Runtime,
-  options: { onDelivery?: (r: DeliveryResult) => void } = {},
-): Promise<PromotionHooks> {
-  const hub = rt.policy.notifications.length
-    ? NotificationHub.fromPolicy(rt.policy, {
-        env: rt.env,
-        ...(options.onDelivery ? { onResult: options.onDelivery } : {}),
-      })
-    : undefined;
+export async function promotionHooks(rt: Runtime): Promise<PromotionHooks> {
   return {
     async verifySignature(loc, refs) {
       try {
@@ -96,8 +84,6 @@ export async function promotionHooks(
         },
       });
     },
-    ...(hub
-      ? { notify: (n) => hub.publish(lifecycleEvent(n.type, { subject: n.subject, summary: n.summary, data: n.data })) }
-      : {}),
+    notify: (n) => rt.notify(n.type, { subject: n.subject, summary: n.summary, data: n.data }),
   };
 }

@@ -234,3 +234,45 @@ export async function releaseHolds(
     .executeTakeFirst();
   return Number(res.numUpdatedRows);
 }
+
+export interface PathStep {
+  stage: string;
+  at: number;
+  team: string;
+  repo: string;
+  versionTag: string | null;
+  by: string;
+  /** ms since the digest entered the first stage it reached. */
+  sinceStart: number;
+  /** ms since the step before. */
+  sincePrevious: number;
+}
+
+/** The way a digest went through the stages (succeeded promotions, oldest first) with lead times. */
+export async function promotionPath(h: StoreHandle, digest: string): Promise<PathStep[]> {
+  const rows = await h.db
+    .selectFrom('promotions')
+    .select(['to_stage', 'finished_at', 'team', 'repo', 'version_tag', 'requested_by'])
+    .where('digest', '=', digest)
+    .where('kind', '=', 'promotion')
+    .where('status', '=', 'succeeded')
+    .orderBy('finished_at')
+    .execute();
+  const start = rows[0]?.finished_at ?? 0;
+  let previous = start;
+  return rows.map((r) => {
+    const at = r.finished_at ?? start;
+    const step = {
+      stage: r.to_stage,
+      at,
+      team: r.team,
+      repo: r.repo,
+      versionTag: r.version_tag,
+      by: r.requested_by,
+      sinceStart: at - start,
+      sincePrevious: at - previous,
+    };
+    previous = at;
+    return step;
+  });
+}

@@ -156,6 +156,19 @@ async function notices(
       });
     });
   }
+  if (!dryRun && fresh.length) {
+    const team = rp.team ? rt.policy.teams.find((t) => t.name === rp.team) : undefined;
+    await rt.notify('retention.notice', {
+      subject: rp.repository,
+      summary: `${fresh.length} image(s) of ${rp.repository} will be deleted after ${new Date(after).toISOString().slice(0, 10)} (retention, notice of ${rp.noticeDays ?? 7} days)`,
+      data: {
+        team: rp.team ?? null,
+        contact: team?.contact ?? null,
+        deleteAfter: new Date(after).toISOString(),
+        items: fresh.slice(0, 100).map((i) => i.tag || i.digest),
+      },
+    });
+  }
   for (const i of fresh) due.set(`${i.digest}\u0000${i.tag}`, after);
   return due;
 }
@@ -237,6 +250,13 @@ export async function applyPlan(
   for (const r of report.repositories) {
     for (const i of r.items) report.totals[i.outcome]++;
     report.totals.bytesFreed += r.bytesFreed;
+  }
+  if (!options.dryRun && report.totals.deleted > 0) {
+    await rt.notify('retention.applied', {
+      subject: plan.fingerprint,
+      summary: `retention deleted ${report.totals.deleted} item(s), freeing ${report.totals.bytesFreed} bytes; ${report.totals.skipped} skipped, ${report.totals.failed} failed`,
+      data: { totals: report.totals, repositories: report.repositories.map((r) => r.repository) },
+    });
   }
   if (distributionTouched) {
     report.notes.push(

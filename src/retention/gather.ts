@@ -7,6 +7,7 @@
 import { parseRepositoryPath, resolveRetention, stageByName, type LifecyclePolicy } from '../policy/index.ts';
 import type { Runtime } from '../runtime.ts';
 import type { StoreHandle } from '../store/index.ts';
+import { digestsInUse } from '../usage/index.ts';
 import {
   classifyTag,
   emptyFacts,
@@ -33,7 +34,7 @@ function isCatalogRepository(policy: LifecyclePolicy, repository: string): boole
   return prefix !== '' && repository.startsWith(prefix);
 }
 
-async function gatherFacts(h: StoreHandle, policy: LifecyclePolicy): Promise<RetentionFacts> {
+async function gatherFacts(h: StoreHandle, policy: LifecyclePolicy, now: number): Promise<RetentionFacts> {
   const facts = { ...emptyFacts(), ...prodFacts(policy) };
   const holds = await h.db.selectFrom('holds').select(['digest', 'kind']).where('released_at', 'is', null).execute();
   const quarantined = new Set<string>();
@@ -62,7 +63,8 @@ async function gatherFacts(h: StoreHandle, policy: LifecyclePolicy): Promise<Ret
       ...(p.previous_digest ? { previous: p.previous_digest } : {}),
     });
   }
-  return { ...facts, quarantined, legalHold, reachedProd, lastPromotion, stageDigests: [...current.values()] };
+  const inUse = await digestsInUse(h, now);
+  return { ...facts, quarantined, legalHold, inUse, reachedProd, lastPromotion, stageDigests: [...current.values()] };
 }
 
 /** The planner's input for every team repository of the policy's registries. */
@@ -177,5 +179,5 @@ export async function gatherRetentionInput(rt: Runtime, now = rt.now()): Promise
       manifests: manifestsBy.get(k) ?? [],
     });
   }
-  return { now, repositories, facts: await gatherFacts(h, policy) };
+  return { now, repositories, facts: await gatherFacts(h, policy, now) };
 }

@@ -25,6 +25,7 @@ import { applyPlan, purgeTrash, restore } from '../retention/apply.ts';
 import { gatherRetentionInput } from '../retention/gather.ts';
 import { planRetention } from '../retention/plan.ts';
 import type { Runtime } from '../runtime.ts';
+import { digestsIn, reportUsage } from '../usage/index.ts';
 import type { JobSpec } from '../scheduler/index.ts';
 import type { JsonSchema, RouteRequest, RouteSpec } from './routes.ts';
 
@@ -330,6 +331,28 @@ export function lifecycleRoutes(rt: Runtime): RouteSpec[] {
           ...(ref.tag ? { tag: ref.tag } : {}),
           ...(ref.digest ? { digest: ref.digest } : {}),
         });
+      },
+    },
+    {
+      method: 'POST',
+      path: '/api/v1/usage',
+      operationId: 'reportUsage',
+      summary: "Report the digests a cluster's workloads run (replaces the cluster's previous report)",
+      tag: 'inventory',
+      auth: 'token',
+      permission: 'usage:report',
+      auditAction: 'usage.report',
+      body: {
+        type: 'object',
+        required: ['cluster', 'images'],
+        additionalProperties: false,
+        properties: { cluster: str, images: { type: 'array', items: str, maxItems: 100000 } },
+      },
+      responses: { 200: { description: 'the number of digests now recorded for the cluster' } },
+      example: { body: { cluster: 'prod-eu-1', images: [`quay.example/acme-prod/api@sha256:${'a'.repeat(64)}`] } },
+      async handler(req) {
+        const b = body(req);
+        return reportUsage(rt.store, String(b.cluster), digestsIn(b.images as string[], 'images'), rt.now());
       },
     },
   ];

@@ -181,6 +181,7 @@ export interface Tables {
   trash: TrashTable;
   retention_notices: RetentionNoticesTable;
   retention_approvals: RetentionApprovalsTable;
+  workload_usage: WorkloadUsageTable;
 }
 
 export interface EvidenceTable {
@@ -282,4 +283,10 @@ export interface RetentionApprovalsTable {
   approved_by: string;
   approved_at: number;
   scope: string;
+}
+
+export interface WorkloadUsageTable {
+  cluster: string;
+  digest: string;
+  reported_at: number;
 }

@@ -3,7 +3,11 @@ import type { Command } from 'commander';
 import { SluiceError } from '../../errors.ts';
 import { listImages, showImage } from '../../inventory/query.ts';
 import { syncRegistry, type SyncReport } from '../../inventory/sync.ts';
+import { readFile } from 'node:fs/promises';
 import { parseReference } from '../../oci/reference.ts';
+import { digestsIn, reportUsage } from '../../usage/index.ts';
+import { formatDuration } from '../../policy/index.ts';
+import { promotionPath } from '../../promotion/records.ts';
 import { inventoryFor } from '../../runtime.ts';
 import type { CliContext } from '../context.ts';
 import { emit, formatBytes, shortDigest } from '../output.ts';
@@ -51,6 +55,25 @@ export function registerInventoryCommands(program: Command, ctx: CliContext): vo
           reported: true,
         });
       }
+    });
+
+  program
+    .command('usage')
+    .description("what clusters run: report the digests of a cluster's workloads (retention keeps them)")
+    .command('report')
+    .requiredOption('--cluster <name>')
+    .argument(
+      '[file]',
+      "image references with digests, one per line (- for stdin), e.g. from kubectl get pods -A -o jsonpath='{..imageID}'",
+      '-',
+    )
+    .action(async (file: string, opts: { cluster: string }, cmd: Command) => {
+      const g = ctx.globals(cmd);
+      const rt = await ctx.runtime(g);
+      const text = file === '-' ? await readStdin() : await readFile(file, 'utf8');
+      const lines = text.split(/[\s]+/);
+      const out = await reportUsage(rt.store, opts.cluster, digestsIn(lines, file === '-' ? 'stdin' : file), rt.now());
+      emit(ctx.w, g.output, out, { text: () => `recorded ${out.digests} digests in use on ${out.cluster}\n` });
     });
 
   const images = program.command('images').description('the inventory of images');
@@ -121,27 +144,47 @@ export function registerInventoryCommands(program: Command, ctx: CliContext): vo
         },
         rt.policy.stages.map((s) => s.name),
       );
-      emit(ctx.w, g.output, d, {
-        text: () =>
-          [
-            `Image:       ${reg.host}/${d.repository}@${d.digest}`,
-            `Tags:        ${d.tags.join(', ') || '-'}`,
-            `Team:        ${d.team ?? '-'}    Stage: ${d.stage ?? '-'}    Category: ${d.category ?? '-'}`,
-            `Platforms:   ${d.platforms.join(', ') || '-'}`,
-            `Size:        ${formatBytes(d.size)}`,
-            `Created:     ${d.created ?? '-'}`,
-            `User:        ${d.user ?? '-'}`,
-            `Base:        ${d.baseName ?? '-'}${d.baseDigest ? `@${d.baseDigest}` : ''}`,
-            `Stages:      ${d.stagesReached.join(' -> ') || '-'}`,
-            `Pulls:       ${d.pulls.total}${d.pulls.last ? ` (last ${d.pulls.last})` : ''}`,
-            `Labels:`,
-            ...Object.entries(d.labels).map(([k, v]) => `  ${k}=${v}`),
-            `Also at:`,
-            ...d.locations.map(
-              (l) =>
-                `  ${l.registry}/${l.repository}  [${l.tags.join(', ') || 'untagged'}]${l.stage ? `  (${l.stage})` : ''}`,
-            ),
-          ].join('\n') + '\n',
-      });
+      const path = await promotionPath(rt.store, d.digest);
+      emit(
+        ctx.w,
+        g.output,
+        { ...d, promotions: path },
+        {
+          text: () =>
+            [
+              `Image:       ${reg.host}/${d.repository}@${d.digest}`,
+              `Tags:        ${d.tags.join(', ') || '-'}`,
+              `Team:        ${d.team ?? '-'}    Stage: ${d.stage ?? '-'}    Category: ${d.category ?? '-'}`,
+              `Platforms:   ${d.platforms.join(', ') || '-'}`,
+              `Size:        ${formatBytes(d.size)}`,
+              `Created:     ${d.created ?? '-'}`,
+              `User:        ${d.user ?? '-'}`,
+              `Base:        ${d.baseName ?? '-'}${d.baseDigest ? `@${d.baseDigest}` : ''}`,
+              `Stages:      ${d.stagesReached.join(' -> ') || '-'}`,
+              `Promotions:  ${
+                path
+                  .map(
+                    (p, i) =>
+                      `${p.stage} ${new Date(p.at).toISOString()}${i ? ` (+${formatDuration(p.sincePrevious)})` : ''} by ${p.by}`,
+                  )
+                  .join(' -> ') || '-'
+              }${path.length > 1 ? `; lead time ${formatDuration(path.at(-1)!.sinceStart)}` : ''}`,
+              `Pulls:       ${d.pulls.total}${d.pulls.last ? ` (last ${d.pulls.last})` : ''}`,
+              `Labels:`,
+              ...Object.entries(d.labels).map(([k, v]) => `  ${k}=${v}`),
+              `Also at:`,
+              ...d.locations.map(
+                (l) =>
+                  `  ${l.registry}/${l.repository}  [${l.tags.join(', ') || 'untagged'}]${l.stage ? `  (${l.stage})` : ''}`,
+              ),
+            ].join('\n') + '\n',
+        },
+      );
     });
+}
+
+async function readStdin(): Promise<string> {
+  const chunks: Buffer[] = [];
+  for await (const c of process.stdin as AsyncIterable<Buffer>) chunks.push(c);
+  return Buffer.concat(chunks).toString('utf8');
 }

@@ -22,12 +22,9 @@ import type { CliContext } from '../context.ts';
 import { emit, renderTable, shortDigest } from '../output.ts';
 
 function hooksFor(ctx: CliContext, rt: Runtime) {
-  return promotionHooks(rt, {
-    onDelivery: (r) => {
-      if (!r.ok)
-        ctx.w.err(`warning: notification channel ${r.channel} failed: ${r.error?.message ?? 'unknown error'}\n`);
-    },
-  });
+  rt.onNotificationFailure = (channel, message) =>
+    ctx.w.err(`warning: notification channel ${channel} failed: ${message}\n`);
+  return promotionHooks(rt);
 }
 
 function keyValues(value: string, previous: Record<string, string> = {}): Record<string, string> {

@@ -7,7 +7,9 @@ import { resolveSigningPassword } from '../../signing/password.ts';
 import { signImage } from '../../signing/sign.ts';
 import { parseKeyRef } from '../../signing/signer.ts';
 import { summarize, verifyImage, type VerifyImageResult } from '../../signing/verify-image.ts';
-import type { CliContext } from '../context.ts';
+import type { CliContext, GlobalOptions } from '../context.ts';
+import { cliActor } from '../../promotion/actor.ts';
+import type { SigningAudit } from '../../signing/audit.ts';
 import { emit, shortDigest } from '../output.ts';
 
 function collect(value: string, previous: string[]): string[] {
@@ -82,7 +84,9 @@ export function registerSigningCommands(program: Command, ctx: CliContext): void
       const ref = parseReference(refText);
       const annotations = parseAnnotationFlags(opts.annotation);
       const signer = await parseKeyRef(opts.key, { env: ctx.env });
+      const audit = await auditTo(ctx, g);
       const results = await signImage(await ctx.pool(g), ref, signer, {
+        ...(audit ? { audit } : {}),
         ...(annotations ? { annotations } : {}),
         recursive: !!opts.recursive,
         referrer: !!opts.referrer,
@@ -123,7 +127,9 @@ export function registerSigningCommands(program: Command, ctx: CliContext): void
       const ref = parseReference(refText);
       const requiredAnnotations = parseAnnotationFlags(opts.annotation);
       const keys = await verificationKeys(opts.key, ctx.env);
+      const audit = await auditTo(ctx, g);
       const result = await verifyImage(await ctx.pool(g), ref, keys, {
+        ...(audit ? { audit } : {}),
         ...(requiredAnnotations ? { requiredAnnotations } : {}),
         ignoreTransparencyLog: !!opts.insecureIgnoreTlog,
       });
@@ -157,4 +163,26 @@ export function renderVerification(r: VerifyImageResult): string {
   }
   for (const x of r.rejected) lines.push('', `REJECTED  ${x.source}`, `  ${x.code}: ${x.reason}`);
   return lines.join('\n') + '\n';
+}
+
+/**
+ * Where a workspace is (a policy file), every signature created or verified goes to its audit
+ * log, as the acting user; standalone use (no policy, no state) has no audit log to write to.
+ */
+async function auditTo(ctx: CliContext, g: GlobalOptions): Promise<SigningAudit | undefined> {
+  const rt = await ctx.optionalRuntime(g);
+  if (!rt) return undefined;
+  const actor = cliActor(rt.policy, ctx.env).name;
+  return async (entry) => {
+    await rt.audit(rt.store, {
+      actor,
+      action: entry.action,
+      repository: entry.repository,
+      digest: entry.digest || null,
+      tag: entry.tag ?? null,
+      reason: entry.reason,
+      result: entry.result,
+      details: entry.details,
+    });
+  };
 }

@@ -8,10 +8,12 @@ import * as m0001 from './0001_initial.ts';
 import * as m0002 from './0002_audit_log.ts';
 import * as m0003 from './0003_promotion.ts';
 import * as m0004 from './0004_retention.ts';
+import * as m0005 from './0005_usage.ts';
 
 export const MIGRATIONS: readonly Migration[] = [
   { version: 1, name: 'initial', up: m0001.up },
   { version: 2, name: 'audit_log', up: m0002.up },
   { version: 3, name: 'promotion', up: m0003.up },
   { version: 4, name: 'retention', up: m0004.up },
+  { version: 5, name: 'usage', up: m0005.up },
 ];

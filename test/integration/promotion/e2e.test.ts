@@ -177,6 +177,15 @@ test('dev → staging automatically, preprod on approval, prod in the window', a
   );
   assert.ok(history.some((p) => p.status === 'refused' && p.to_stage === 'preprod'));
 
+  const show = JSON.parse((await ws.cli(['images', 'show', `${reg.host}/acme-prod/api:prod`, '-o', 'json'])).stdout);
+  assert.deepEqual(
+    show.promotions.map((p: { stage: string }) => p.stage),
+    ['dev', 'staging', 'preprod', 'prod'],
+  );
+  assert.ok(show.promotions.at(-1).sinceStart >= 0);
+  const text = (await ws.cli(['images', 'show', `${reg.host}/acme-prod/api:prod`])).stdout;
+  assert.match(text, /Promotions:\s+dev .* -> staging .* -> preprod .* -> prod .*lead time/);
+
   const rt = await ws.runtime();
   const audit = await verifyAudit(rt.store);
   assert.equal(audit.ok, true);

@@ -252,3 +252,33 @@ describe('retention on a real registry', () => {
     }
   });
 });
+
+test('a digest a cluster reports running is never deleted, whatever its age', async () => {
+  const running = await push('acme-dev/used', ['1.0.0-1']);
+  await push('acme-dev/used', ['1.1.0-2']);
+  assert.equal((await ws.cli(['sync'])).code, 0);
+  const { mkdtemp, writeFile } = await import('node:fs/promises');
+  const { tmpdir } = await import('node:os');
+  const file = `${await mkdtemp(`${tmpdir()}/sluice-usage-`)}/images.txt`;
+  await writeFile(file, `docker-pullable://${reg.host}/acme-dev/used@${running}\n`);
+  const reported = await ws.cli(['usage', 'report', '--cluster', 'prod-eu-1', file]);
+  assert.equal(reported.code, 0, reported.stderr);
+  const bad = await ws.cli(['usage', 'report', '--cluster', 'prod-eu-1', '/dev/null']);
+  assert.equal(bad.code, 0, 'an empty report is a report of nothing running');
+  await ws.cli(['usage', 'report', '--cluster', 'prod-eu-1', file]);
+  const rt = await runtimeAt(40 * DAY);
+  try {
+    // 40 days later the cluster still reports it (a report older than a week no longer counts).
+    const { reportUsage, digestsIn } = await import('../../../src/usage/index.ts');
+    await reportUsage(rt.store, 'prod-eu-1', digestsIn([`${reg.host}/acme-dev/used@${running}`]), rt.now());
+    const plan = planRetention(await gatherRetentionInput(rt), { scope: { stage: 'dev' } });
+    const repo = plan.repositories.find((r) => r.repository === 'acme-dev/used')!;
+    const d = repo.digests.find((x) => x.digest === running)!;
+    assert.equal(d.action, 'keep');
+    assert.equal(d.code, 'protected:in-use');
+  } finally {
+    await rt.close();
+  }
+  const garbage = await ws.cli(['usage', 'report', '--cluster', 'Bad Name', file]);
+  assert.equal(garbage.code, 2);
+});

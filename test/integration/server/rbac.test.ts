@@ -85,6 +85,12 @@ const MUTATING_ALLOWED: Record<string, Array<`${Role}/${'own-team' | 'other-team
     'platform-admin/own-team',
     'platform-admin/other-team',
   ],
+  'POST /api/v1/usage': [
+    'operations/own-team',
+    'operations/other-team',
+    'platform-admin/own-team',
+    'platform-admin/other-team',
+  ],
   'POST /api/v1/retention/restore': ['operations/own-team', 'platform-admin/own-team', 'platform-admin/other-team'],
   'DELETE /api/v1/tokens/{id}': ['platform-admin/own-team', 'platform-admin/other-team'],
 };
