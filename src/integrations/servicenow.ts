@@ -32,6 +32,7 @@
  */
 import { readFile } from 'node:fs/promises';
 import { isIP } from 'node:net';
+import { errnoCode } from '../notify/http.ts';
 import { SluiceError } from '../errors.ts';
 import type { ChangeManagement } from '../policy/schema.ts';
 import { parseCredentialSecret, resolveSecretRef, type ResolveOptions } from '../policy/secrets.ts';
@@ -452,14 +453,6 @@ export class ServiceNowClient implements ChangeApprovalSource {
             );
     }
   }
-}
-
-function errnoCode(err: unknown): string | undefined {
-  for (let e = err, depth = 0; e instanceof Error && depth < 4; e = e.cause, depth++) {
-    const code = (e as NodeJS.ErrnoException).code;
-    if (typeof code === 'string' && /^[A-Z0-9_]{2,40}$/.test(code)) return code;
-  }
-  return undefined;
 }
 
 async function readLimited(res: Response, max: number): Promise<string> {

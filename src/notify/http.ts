@@ -121,7 +121,7 @@ export function abortedError(target: Target): SluiceError {
 }
 
 /** `ECONNREFUSED`, `ENOTFOUND`, `UND_ERR_SOCKET`..., from the error or its cause chain. */
-function errnoCode(err: unknown): string | undefined {
+export function errnoCode(err: unknown): string | undefined {
   for (let e = err, depth = 0; e instanceof Error && depth < 4; e = e.cause, depth++) {
     const code = (e as NodeJS.ErrnoException).code;
     if (typeof code === 'string' && /^[A-Z0-9_]{2,40}$/.test(code)) return code;

@@ -11,6 +11,7 @@ import { parseKeyRef } from '../signing/signer.ts';
 import { signImage } from '../signing/sign.ts';
 import { verifyImage } from '../signing/verify-image.ts';
 import type { PublicKeySet } from '../signing/keys.ts';
+import type { SigningAudit } from '../signing/audit.ts';
 import type { PromotionHooks } from './service.ts';
 
 function localPath(rt: Runtime, path: string): string {
@@ -37,6 +38,22 @@ async function keySet(rt: Runtime, refs: string[]): Promise<PublicKeySet> {
   );
 }
 
+/** Signatures created and verified go to the audit log as `actor`. */
+export function signingAudit(rt: Runtime, actor: string): SigningAudit {
+  return async (entry) => {
+    await rt.audit(rt.store, {
+      actor,
+      action: entry.action,
+      repository: entry.repository,
+      digest: entry.digest || null,
+      tag: entry.tag ?? null,
+      reason: entry.reason,
+      result: entry.result,
+      details: entry.details,
+    });
+  };
+}
+
 export async function promotionHooks(rt: Runtime): Promise<PromotionHooks> {
   return {
     async verifySignature(loc, refs) {
@@ -47,17 +64,7 @@ export async function promotionHooks(rt: Runtime): Promise<PromotionHooks> {
           { registry: loc.registry, repository: loc.repository, digest: loc.digest },
           keys,
           {
-            audit: async (entry) => {
-              await rt.audit(rt.store, {
-                actor: 'system:promotion',
-                action: entry.action,
-                repository: entry.repository,
-                digest: entry.digest,
-                reason: entry.reason ?? null,
-                result: entry.result,
-                details: entry.details,
-              });
-            },
+            audit: signingAudit(rt, 'system:promotion'),
           },
         );
         if (result.valid.length > 0)
@@ -71,17 +78,7 @@ export async function promotionHooks(rt: Runtime): Promise<PromotionHooks> {
     async sign(loc, ref) {
       const signer = await parseKeyRef(keySource(rt, ref, rt.env), { env: rt.env });
       await signImage(rt.pool, { registry: loc.registry, repository: loc.repository, digest: loc.digest }, signer, {
-        audit: async (entry) => {
-          await rt.audit(rt.store, {
-            actor: 'system:promotion',
-            action: entry.action,
-            repository: entry.repository,
-            digest: entry.digest,
-            reason: entry.reason ?? null,
-            result: entry.result,
-            details: entry.details,
-          });
-        },
+        audit: signingAudit(rt, 'system:promotion'),
       });
     },
     notify: (n) => rt.notify(n.type, { subject: n.subject, summary: n.summary, data: n.data }),

@@ -3,7 +3,7 @@
  * missed) and the daily purge of old delivery ids. Scans and retention add theirs here.
  */
 import { EVENTS_SEEN_RETENTION_MS, purgeSeenEvents } from '../inventory/apply.ts';
-import { syncRegistry } from '../inventory/sync.ts';
+import { syncRegistry, type SyncReport } from '../inventory/sync.ts';
 import { inventoryFor, type Runtime } from '../runtime.ts';
 import type { JobSpec } from './scheduler.ts';
 
@@ -20,18 +20,11 @@ export function registryOfSyncJob(job: string): string | undefined {
   return job.startsWith(SYNC_JOB_PREFIX) ? job.slice(SYNC_JOB_PREFIX.length) : undefined;
 }
 
-export interface SyncSummary {
-  registry: string;
-  repositories: number;
-  tags: number;
-  created: number;
-  moved: number;
-  deleted: number;
-  manifestsFetched: number;
+/** A sync report as a job result: the error count, and the first few errors for `GET /api/v1/jobs`. */
+export type SyncSummary = Omit<SyncReport, 'errors' | 'durationMs'> & {
   errors: number;
-  /** The first few repository errors, for `GET /api/v1/jobs`. */
-  firstErrors: Array<{ repository: string; code: string; message: string }>;
-}
+  firstErrors: SyncReport['errors'];
+};
 
 export function serverJobs(rt: Runtime): JobSpec[] {
   const jobs: JobSpec[] = rt.registries.map((reg) => ({

@@ -9,6 +9,7 @@ import { parseKeyRef } from '../../signing/signer.ts';
 import { summarize, verifyImage, type VerifyImageResult } from '../../signing/verify-image.ts';
 import type { CliContext, GlobalOptions } from '../context.ts';
 import { cliActor } from '../../promotion/actor.ts';
+import { signingAudit } from '../../promotion/hooks.ts';
 import type { SigningAudit } from '../../signing/audit.ts';
 import { emit, shortDigest } from '../output.ts';
 
@@ -171,18 +172,5 @@ export function renderVerification(r: VerifyImageResult): string {
  */
 async function auditTo(ctx: CliContext, g: GlobalOptions): Promise<SigningAudit | undefined> {
   const rt = await ctx.optionalRuntime(g);
-  if (!rt) return undefined;
-  const actor = cliActor(rt.policy, ctx.env).name;
-  return async (entry) => {
-    await rt.audit(rt.store, {
-      actor,
-      action: entry.action,
-      repository: entry.repository,
-      digest: entry.digest || null,
-      tag: entry.tag ?? null,
-      reason: entry.reason,
-      result: entry.result,
-      details: entry.details,
-    });
-  };
+  return rt ? signingAudit(rt, cliActor(rt.policy, ctx.env).name) : undefined;
 }
