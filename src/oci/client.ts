@@ -475,6 +475,8 @@ export class RegistryClient {
     digest: string,
     expectedSize?: number,
     signal?: AbortSignal,
+    /** Sees every chunk as it arrives (bytes start flowing before this call returns). */
+    onBytes?: (n: number) => void,
   ): Promise<VerifyingStream> {
     parseDigest(digest);
     const res = await this.call({
@@ -504,6 +506,7 @@ export class RegistryClient {
       );
     }
     const verifier = new VerifyingStream(digest, expectedSize, () => ({ registry: this.registry, repository }));
+    verifier.onBytes = onBytes;
     res.body.on('error', (err) => verifier.destroy(err));
     return res.body.pipe(verifier);
   }

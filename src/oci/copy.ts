@@ -223,17 +223,17 @@ class CopyRun {
       this.options.onProgress?.({ kind: 'blob-start', digest: blob.digest, size: blob.size });
       let sent = 0;
       try {
-        const [source, url] = await Promise.all([
-          this.src.getBlob(this.srcRepo, blob.digest, blob.size, this.signal),
-          session,
-        ]);
-        uploadUrl = url;
         const onProgress = this.options.onProgress;
-        source.onBytes = (n) => {
+        const onBytes = (n: number) => {
           sent += n;
           streamedBytes(n);
           onProgress?.({ kind: 'blob-bytes', digest: blob.digest, bytes: n });
         };
+        const [source, url] = await Promise.all([
+          this.src.getBlob(this.srcRepo, blob.digest, blob.size, this.signal, onBytes),
+          session,
+        ]);
+        uploadUrl = url;
         if (this.options.chunkSize) {
           await this.dst.finishUploadChunked(
             this.dstRepo,
