@@ -282,3 +282,44 @@ test('a digest a cluster reports running is never deleted, whatever its age', as
   const garbage = await ws.cli(['usage', 'report', '--cluster', 'Bad Name', file]);
   assert.equal(garbage.code, 2);
 });
+
+test('after the trash window the entry is purged and can no longer be restored', async () => {
+  const gone = await push('acme-dev/purge', ['1.0.0-1']);
+  await push('acme-dev/purge', ['1.1.0-2']);
+  assert.equal((await ws.cli(['sync'])).code, 0);
+  const rt = await runtimeAt(40 * DAY);
+  try {
+    const plan = planRetention(await gatherRetentionInput(rt), { scope: { stage: 'dev' } });
+    await applyPlan(rt, actorFromPolicy(rt.policy, 'dave'), plan);
+  } finally {
+    await rt.close();
+  }
+  assert.equal(await skopeoDigest(reg, `sluice-trash/acme-dev/purge@${gone}`), gone, 'kept in the trash');
+  const { purgeTrash } = await import('../../../src/retention/apply.ts');
+  const early = await runtimeAt(50 * DAY);
+  try {
+    assert.deepEqual(await purgeTrash(early), { purged: 0, kept: 0 }, 'the 14-day window is not over');
+  } finally {
+    await early.close();
+  }
+  const late = await runtimeAt(55 * DAY);
+  try {
+    const out = await purgeTrash(late);
+    assert.ok(out.purged >= 1);
+    await assert.rejects(
+      restore(late, actorFromPolicy(late.policy, 'dave'), {
+        registry: late.registries[0]!,
+        repository: 'acme-dev/purge',
+        tag: '1.0.0-1',
+      }),
+      /nothing to restore/,
+    );
+  } finally {
+    await late.close();
+  }
+  const head = await fetch(`${reg.url}/v2/sluice-trash/acme-dev/purge/manifests/${gone}`, {
+    method: 'HEAD',
+    headers: { accept: 'application/vnd.oci.image.manifest.v1+json' },
+  });
+  assert.equal(head.status, 404, 'the trashed manifest is gone from the registry');
+});
