@@ -146,7 +146,7 @@ class CopyRun {
       await this.copyReferrers([top.digest, ...top.manifests.map((c) => c.digest)]);
     }
     if (!contentPresent) {
-      await this.dst.putManifest(this.dstRepo, targetRef, top.bytes, top.mediaType, this.signal);
+      await this.putManifest(targetRef, top.bytes, top.mediaType);
       this.result.manifestsWritten++;
       this.result.noop = false;
       this.options.onProgress?.({ kind: 'manifest', digest: top.digest, state: 'copied' });
@@ -170,10 +170,29 @@ class CopyRun {
     }
     const manifest = await this.src.getManifest(this.srcRepo, child.digest, this.signal);
     await this.copyContent(manifest);
-    await this.dst.putManifest(this.dstRepo, child.digest, manifest.bytes, manifest.mediaType, this.signal);
+    await this.putManifest(child.digest, manifest.bytes, manifest.mediaType);
     this.result.manifestsWritten++;
     this.result.noop = false;
     this.options.onProgress?.({ kind: 'manifest', digest: child.digest, state: 'copied' });
+  }
+
+  /**
+   * Puts a manifest whose blobs were just placed. CNCF Distribution rewrites a repository's
+   * layer link files in place when blobs are mounted, and a concurrent manifest PUT reading one
+   * mid-rewrite is refused with DIGEST_INVALID or MANIFEST_BLOB_UNKNOWN although every blob is
+   * there: such a refusal is retried (a manifest that really lacks a blob is refused again).
+   */
+  private async putManifest(reference: string, bytes: Buffer, mediaType: string): Promise<void> {
+    for (let attempt = 0; ; attempt++) {
+      try {
+        await this.dst.putManifest(this.dstRepo, reference, bytes, mediaType, this.signal);
+        return;
+      } catch (err) {
+        const code = asSluiceError(err).code;
+        if (attempt >= 2 || (code !== 'DIGEST_INVALID' && code !== 'MANIFEST_BLOB_UNKNOWN')) throw err;
+        await new Promise((r) => setTimeout(r, 100 * (attempt + 1)));
+      }
+    }
   }
 
   private copyBlob(blob: Descriptor): Promise<void> {

@@ -1,5 +1,6 @@
 /** Store access for evidence, promotions, locks and holds. */
 import { randomUUID } from 'node:crypto';
+import { hostname } from 'node:os';
 import type { Selectable } from 'kysely';
 import type { PromotionsTable, StoreHandle } from '../store/index.ts';
 import type { EvidenceRecord, EvidenceStatus } from './gate.ts';
@@ -145,6 +146,28 @@ export async function listPromotions(h: StoreHandle, f: PromotionFilter = {}): P
     .execute();
 }
 
+/**
+ * Lock owners name the process that holds them (`host:pid:nonce`), so a lock left by a
+ * process that died on this host is taken over at once, and one left elsewhere when it
+ * expires. The nonce keeps two attempts of the same process, or a resumed attempt and a live
+ * one, apart.
+ */
+export function lockOwner(): string {
+  return `${hostname()}:${process.pid}:${randomUUID()}`;
+}
+
+function ownerIsDead(owner: string): boolean {
+  const [host, pidText] = owner.split(':');
+  const pid = Number(pidText);
+  if (host !== hostname() || !Number.isInteger(pid) || pid <= 0 || pid === process.pid) return false;
+  try {
+    process.kill(pid, 0);
+    return false;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'ESRCH';
+  }
+}
+
 /** Takes the promotion lock of a target; true when this owner holds it now. */
 export async function acquireLock(
   h: StoreHandle,
@@ -165,7 +188,34 @@ export async function acquireLock(
     .executeTakeFirst();
   if (Number(res.numInsertedOrUpdatedRows ?? 0) > 0) return true;
   const row = await h.db.selectFrom('promotion_locks').select('owner').where('target', '=', target).executeTakeFirst();
-  return row?.owner === owner;
+  if (!row) return acquireLock(h, target, owner, now, ttlMs);
+  if (row.owner === owner) return true;
+  if (!ownerIsDead(row.owner)) return false;
+  // Compare-and-set on the dead owner: of two processes taking over, one wins.
+  const taken = await h.db
+    .updateTable('promotion_locks')
+    .set({ owner, expires_at: now + ttlMs })
+    .where('target', '=', target)
+    .where('owner', '=', row.owner)
+    .executeTakeFirst();
+  return Number(taken.numUpdatedRows) === 1;
+}
+
+/** Extends a held lock; false when it is no longer ours. */
+export async function renewLock(
+  h: StoreHandle,
+  target: string,
+  owner: string,
+  now: number,
+  ttlMs: number,
+): Promise<boolean> {
+  const res = await h.db
+    .updateTable('promotion_locks')
+    .set({ expires_at: now + ttlMs })
+    .where('target', '=', target)
+    .where('owner', '=', owner)
+    .executeTakeFirst();
+  return Number(res.numUpdatedRows) === 1;
 }
 
 export async function releaseLock(h: StoreHandle, target: string, owner: string): Promise<void> {

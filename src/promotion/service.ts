@@ -36,7 +36,9 @@ import {
   evidenceFor,
   insertPromotion,
   listPromotions,
+  lockOwner,
   releaseLock,
+  renewLock,
   updatePromotion,
   type PromotionRow,
 } from './records.ts';
@@ -72,7 +74,9 @@ export interface StageImage {
   digest: string;
 }
 
-const LOCK_TTL_MS = 15 * 60_000;
+// Renewed every third of it while the promotion runs; a lock of a crashed replica elsewhere
+// frees within this time (on the same host at once, see lockOwner).
+const LOCK_TTL_MS = 2 * 60_000;
 
 function stageIndex(policy: LifecyclePolicy, stage: Stage): number {
   return policy.stages.findIndex((s) => s.name === stage.name);
@@ -417,7 +421,8 @@ export async function promote(
     })
   )[0];
   const id = req.promotionId ?? unfinished?.id ?? randomUUID();
-  if (!(await acquireLock(rt.store, lockTarget, id, now.getTime(), LOCK_TTL_MS))) {
+  const owner = lockOwner();
+  if (!(await acquireLock(rt.store, lockTarget, owner, now.getTime(), LOCK_TTL_MS))) {
     throw new SluiceError(
       'PROMOTION_IN_PROGRESS',
       'conflict',
@@ -427,6 +432,10 @@ export async function promote(
       },
     );
   }
+  const renewal = setInterval(() => {
+    void renewLock(rt.store, lockTarget, owner, rt.now(), LOCK_TTL_MS).catch(() => undefined);
+  }, LOCK_TTL_MS / 3);
+  renewal.unref();
   try {
     await rt.store.transaction(async (tx) => {
       if (unfinished || req.promotionId)
@@ -556,7 +565,8 @@ export async function promote(
     });
     throw e;
   } finally {
-    await releaseLock(rt.store, lockTarget, id).catch(() => undefined);
+    clearInterval(renewal);
+    await releaseLock(rt.store, lockTarget, owner).catch(() => undefined);
   }
 }
 
