@@ -67,6 +67,7 @@ const RETRYABLE_ERRORS = new Set(['ECONNRESET', 'ECONNREFUSED', 'EPIPE', 'ETIMED
 const SENSITIVE_HEADERS = ['authorization', 'cookie', 'proxy-authorization'];
 const MAX_REDIRECTS = 5;
 const MAX_RETRY_AFTER_MS = 60_000;
+const UPLOAD_BUFFER_BYTES = 1024 * 1024;
 
 /** A counting semaphore; permits are held until response headers arrive. */
 class Semaphore {
@@ -220,6 +221,13 @@ export class HttpTransport {
       ca: options.caPem ? [...rootCertificates, options.caPem] : undefined,
       rejectUnauthorized: !options.skipTlsVerify,
     });
+    // Blob uploads write 64 KiB chunks; with the default 16 KiB socket buffer every chunk
+    // reports backpressure and the pipe pauses and resumes the download once per chunk.
+    for (const agent of [this.httpAgent, this.httpsAgent]) {
+      const connect = agent.createConnection.bind(agent);
+      (agent as unknown as { createConnection: typeof connect }).createConnection = (opts, cb) =>
+        connect({ ...opts, writableHighWaterMark: UPLOAD_BUFFER_BYTES } as typeof opts, cb);
+    }
     this.limiter = new Semaphore(concurrency);
     this.retry = { ...DEFAULT_RETRY, ...options.retry };
     this.idleTimeoutMs = options.idleTimeoutMs ?? 60_000;
