@@ -75,7 +75,7 @@ describe('inspect, ls, catalog', () => {
     const img = await buildImage({ layers: 1 });
     // One after another: concurrent pushes of the same layers into one repository race inside
     // Distribution (it rewrites link files in place) and skopeo fails now and then.
-    const pushed = [];
+    const pushed: Array<{ digest: string }> = [];
     for (const t of ['1.0.0-1', '1.0.0-2', 'dev']) pushed.push(await pushImage(img, a, `acme-dev/ls:${t}`));
     const r = await runCli(['ls', `${a.host}/acme-dev/ls`, '-o', 'json']);
     assert.equal(r.code, 0, r.stderr);
