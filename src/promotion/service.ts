@@ -298,6 +298,24 @@ export async function promote(
   const targetReg = rt.registryForHost(loc.registry.host)!;
   const stageTags = [target.stageTag, ...target.alsoTag];
   const subject = `${targetReg.host}/${loc.repository}@${image.digest}`;
+  // Every record of this promotion names the same actor, target and digest.
+  const audit = (
+    h: Parameters<Runtime['audit']>[0],
+    action: string,
+    result: 'success' | 'failure' | 'denied',
+    reason: string,
+    details: Record<string, unknown> = {},
+  ) =>
+    rt.audit(h, {
+      actor: actor.name,
+      action,
+      repository: `${targetReg.host}/${loc.repository}`,
+      digest: image.digest,
+      tag: versionTag,
+      reason,
+      result,
+      details,
+    });
 
   const evaluation = await checkGate(rt, image, target, actor.name, hooks, { willSign: !!target.sign && !!hooks.sign });
   const gate = evaluation.result;
@@ -337,15 +355,9 @@ export async function promote(
           finished_at: now.getTime(),
           error: describeFailure(gate),
         });
-      await rt.audit(tx, {
-        actor: actor.name,
-        action: 'promotion',
-        repository: `${targetReg.host}/${loc.repository}`,
-        digest: image.digest,
-        tag: versionTag,
-        reason: `gate of ${target.name} failed: ${describeFailure(gate)}`,
-        result: 'denied',
-        details: { from: from?.name ?? null, to: target.name },
+      await audit(tx, 'promotion', 'denied', `gate of ${target.name} failed: ${describeFailure(gate)}`, {
+        from: from?.name ?? null,
+        to: target.name,
       });
     });
     await hooks.notify?.({
@@ -382,15 +394,12 @@ export async function promote(
       await rt.store.transaction(async (tx) => {
         if (!req.promotionId)
           await insertPromotion(tx, { ...base, id, status: 'scheduled', scheduled_for: at.getTime() });
-        await rt.audit(tx, {
-          actor: actor.name,
-          action: 'promotion.schedule',
-          repository: `${targetReg.host}/${loc.repository}`,
-          digest: image.digest,
-          tag: versionTag,
-          reason: `outside the maintenance window of ${target.name}; runs at ${at.toISOString()}`,
-          result: 'success',
-        });
+        await audit(
+          tx,
+          'promotion.schedule',
+          'success',
+          `outside the maintenance window of ${target.name}; runs at ${at.toISOString()}`,
+        );
       });
       return { status: 'scheduled', id, gate, scheduledFor: at.toISOString() };
     }
@@ -448,15 +457,7 @@ export async function promote(
       else await insertPromotion(tx, { ...base, id, status: 'running', started_at: now.getTime() });
     });
     if (req.force && target.trigger === 'scheduled' && !inWindow(target, now)) {
-      await rt.audit(rt.store, {
-        actor: actor.name,
-        action: 'promotion.force',
-        repository: `${targetReg.host}/${loc.repository}`,
-        digest: image.digest,
-        tag: versionTag,
-        reason: `forced outside the maintenance window of ${target.name}`,
-        result: 'success',
-      });
+      await audit(rt.store, 'promotion.force', 'success', `forced outside the maintenance window of ${target.name}`);
     }
     const copy = await new CopyEngine(rt.pool).copy({
       source: { registry: image.registry.host, repository: image.repository, digest: image.digest },
@@ -495,15 +496,12 @@ export async function promote(
         previous_digest: prev ?? null,
         error: null,
       });
-      await rt.audit(tx, {
-        actor: actor.name,
-        action: 'promotion',
-        repository: `${targetReg.host}/${loc.repository}`,
-        digest: image.digest,
-        tag: versionTag,
-        reason: `promoted from ${from?.name ?? '(push)'} to ${target.name}${req.force ? ' (forced)' : ''}`,
-        result: 'success',
-        details: {
+      await audit(
+        tx,
+        'promotion',
+        'success',
+        `promoted from ${from?.name ?? '(push)'} to ${target.name}${req.force ? ' (forced)' : ''}`,
+        {
           from: from?.name ?? null,
           to: target.name,
           stageTags,
@@ -511,7 +509,7 @@ export async function promote(
           promotion: id,
           copiedBlobs: copy.blobs,
         },
-      });
+      );
     });
     // Keep the inventory current so automatic triggers see the digest in its new stage.
     for (const tag of [versionTag, ...stageTags]) {
@@ -545,16 +543,7 @@ export async function promote(
           status: e.category === 'unavailable' ? 'running' : 'failed',
           error: e.message,
         });
-        await rt.audit(tx, {
-          actor: actor.name,
-          action: 'promotion',
-          repository: `${targetReg.host}/${loc.repository}`,
-          digest: image.digest,
-          tag: versionTag,
-          reason: e.message,
-          result: 'failure',
-          details: { to: target.name, promotion: id, code: e.code },
-        });
+        await audit(tx, 'promotion', 'failure', e.message, { to: target.name, promotion: id, code: e.code });
       })
       .catch(() => undefined);
     await hooks.notify?.({

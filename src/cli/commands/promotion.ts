@@ -18,6 +18,7 @@ import {
 import { actorFromPolicy } from '../../promotion/actor.ts';
 import { stageByName } from '../../policy/index.ts';
 import type { Runtime } from '../../runtime.ts';
+import { positiveInt } from '../args.ts';
 import type { CliContext } from '../context.ts';
 import { emit, renderTable, shortDigest } from '../output.ts';
 
@@ -247,7 +248,7 @@ export function registerPromotionCommands(program: Command, ctx: CliContext): vo
     .option('--stage <stage>')
     .option('--digest <digest>')
     .option('--status <status>')
-    .option('--limit <n>', 'at most this many', (v) => Number(v), 100)
+    .option('--limit <n>', 'at most this many', positiveInt('--limit'), 100)
     .action(
       async (
         opts: { team?: string; repo?: string; stage?: string; digest?: string; status?: string; limit: number },

@@ -11,18 +11,10 @@ import {
   parseRepository,
   type Reference,
 } from '../../oci/reference.ts';
+import { positiveInt } from '../args.ts';
 import type { CliContext } from '../context.ts';
 import { emit, formatBytes, shortDigest } from '../output.ts';
 import { createProgress } from '../progress.ts';
-
-function positiveInt(name: string) {
-  return (v: string) => {
-    const n = Number(v);
-    if (!Number.isInteger(n) || n <= 0)
-      throw new SluiceError('USAGE', 'usage', `${name} must be a positive integer (got "${v}")`);
-    return n;
-  };
-}
 
 export function registerRegistryCommands(program: Command, ctx: CliContext): void {
   program

@@ -17,6 +17,7 @@ import {
 import { createToken, DEFAULT_TOKEN_LIFETIME, listTokens, revokeToken, type TokenInfo } from '../../auth/index.ts';
 import { SluiceError } from '../../errors.ts';
 import { DEFAULT_POLICY_FILE, ROLES, parseDuration, renderInitFile } from '../../policy/index.ts';
+import { positiveInt } from '../args.ts';
 import type { CliContext } from '../context.ts';
 import { emit, shortDigest } from '../output.ts';
 
@@ -73,12 +74,6 @@ function auditFilter(o: AuditFilterOptions, now: number): AuditFilter {
   for (const k of ['actor', 'action', 'repository', 'digest', 'tag'] as const) if (o[k]) f[k] = o[k];
   if (o.result) f.result = o.result as AuditFilter['result'];
   return f;
-}
-
-function positiveInt(name: string, text: string): number {
-  const n = Number(text);
-  if (!Number.isInteger(n) || n < 1) throw new SluiceError('USAGE', 'usage', `--${name} must be a positive integer`);
-  return n;
 }
 
 export function registerServerCommands(program: Command, ctx: CliContext): void {
@@ -221,7 +216,7 @@ export function registerServerCommands(program: Command, ctx: CliContext): void 
     const rt = await ctx.runtime(g);
     const rows = await listAudit(rt.store, {
       ...auditFilter(opts, rt.now()),
-      limit: positiveInt('limit', opts.limit),
+      limit: positiveInt('--limit')(opts.limit),
       order: opts.order,
     });
     emit<AuditRecord>(ctx.w, g.output, rows, {
@@ -297,7 +292,7 @@ export function registerServerCommands(program: Command, ctx: CliContext): void 
       });
       const count = await exportAudit(rt.store, opts.format, out, {
         ...filter,
-        ...(opts.limit ? { limit: positiveInt('limit', opts.limit) } : {}),
+        ...(opts.limit ? { limit: positiveInt('--limit')(opts.limit) } : {}),
       });
       await rt.audit(rt.store, {
         actor: actorFrom({ ...(opts.as ? { actor: opts.as } : {}) }, ctx.env),

@@ -272,7 +272,8 @@ describe('promotion safety', () => {
     const audit = JSON.parse(
       (await ws.cli(['audit', 'ls', '--action', 'promotion.force', '-o', 'json'])).stdout || '[]',
     );
-    if (Array.isArray(audit) && audit.length) assert.equal(audit[0].actor, 'dave');
+    assert.equal(audit.length, 1, 'the forced promotion is audited');
+    assert.equal(audit[0].actor, 'dave');
 
     const rb = await as('dave', ['rollback', 'acme/app', '--stage', 'prod', '-o', 'json']);
     assert.equal(rb.code, 0, rb.stderr);
@@ -316,6 +317,12 @@ describe('promotion safety', () => {
       JSON.parse(broken.stdout).checks.find((c: { check: string }) => c.check.startsWith('blobs')).detail,
       new RegExp(`missing: ${layer}`),
     );
+  });
+
+  test('a malformed --limit is a usage error naming the flag', async () => {
+    const r = await ws.cli(['promotions', 'ls', '--limit', 'many']);
+    assert.equal(r.code, 2);
+    assert.match(r.stderr, /--limit must be a positive integer \(got "many"\)/);
   });
 
   test('library: a promotion error is typed', async () => {

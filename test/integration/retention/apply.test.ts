@@ -31,6 +31,7 @@ before(async () => {
     edit: (doc) => {
       const stages = doc.getIn(['spec', 'stages']) as Node;
       stages.items[0]!.set('retention', {
+        deleteTags: ['*-scratch'],
         mode: 'automatic',
         maxAge: '30d',
         keepLast: 1,
@@ -245,11 +246,19 @@ describe('retention on a real registry', () => {
     assert.match(r.stdout, /would be deleted, freeing/);
     const j = await ws.cli(['retention', 'plan', '-o', 'json']);
     assert.equal(JSON.parse(j.stdout).formatVersion, 1);
-    const refused = await ws.cli(['retention', 'apply']);
-    if (JSON.parse(j.stdout).totals.manifestsDeleted + JSON.parse(j.stdout).totals.tagsDeleted > 0) {
-      assert.equal(refused.code, 2);
-      assert.match(refused.stderr, /--yes/);
-    }
+    // A tag deleteTags names goes now, whatever its age; apply asks before deleting it.
+    await push('acme-dev/scratch', ['1.0.0-1-scratch']);
+    await push('acme-dev/scratch', ['2.0.0-1']);
+    assert.equal((await ws.cli(['sync'])).code, 0);
+    const refused = await ws.cli(['retention', 'apply', '--stage', 'dev']);
+    assert.equal(refused.code, 2);
+    assert.match(refused.stderr, /nothing deleted: confirm on a terminal or pass --yes/);
+    assert.deepEqual((await skopeoListTags(reg, 'acme-dev/scratch')).sort(), ['1.0.0-1-scratch', '2.0.0-1']);
+    const applied = await ws.cli(['retention', 'apply', '--stage', 'dev', '--yes', '-o', 'json'], {
+      SLUICE_USER: 'dave',
+    });
+    assert.equal(applied.code, 0, applied.stderr);
+    assert.deepEqual(await skopeoListTags(reg, 'acme-dev/scratch'), ['2.0.0-1']);
   });
 });
 
@@ -298,7 +307,8 @@ test('after the trash window the entry is purged and can no longer be restored',
   const { purgeTrash } = await import('../../../src/retention/apply.ts');
   const early = await runtimeAt(50 * DAY);
   try {
-    assert.deepEqual(await purgeTrash(early), { purged: 0, kept: 0 }, 'the 14-day window is not over');
+    await purgeTrash(early);
+    assert.equal(await skopeoDigest(reg, `sluice-trash/acme-dev/purge@${gone}`), gone, 'its 14-day window is not over');
   } finally {
     await early.close();
   }
