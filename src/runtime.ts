@@ -3,19 +3,16 @@
  * policy's registry list, and wires audit and inventory. The CLI and the server both start
  * here and hold no wiring of their own.
  */
-import { readFile } from 'node:fs/promises';
-import { isAbsolute, resolve } from 'node:path';
+import { resolve } from 'node:path';
 import { appendAudit, SyslogForwarder, type AuditInput, type AuditRecord, type AuditSink } from './audit/index.ts';
-import { SluiceError } from './errors.ts';
 import type { InventoryDeps, RegistryRef, RepositoryClass } from './inventory/sync.ts';
-import type { Credential, CredentialSource } from './oci/credentials.ts';
+import type { CredentialSource } from './oci/credentials.ts';
 import { CredentialStore } from './oci/credentials.ts';
 import { RegistryPool, type RegistrySettings } from './oci/pool.ts';
 import {
   DEFAULT_POLICY_FILE,
   loadPolicy,
   parseRepositoryPath,
-  resolveCredential,
   teamByName,
   type LifecyclePolicy,
   type Registry,
@@ -23,6 +20,9 @@ import {
 import { openStore, type Store, type StoreTx } from './store/index.ts';
 import { lifecycleEvent, type LifecycleEventType } from './notify/event.ts';
 import { NotificationHub } from './notify/hub.ts';
+import { registrySettings } from './registries/settings.ts';
+
+export { registrySettings };
 
 export interface RuntimeOptions {
   /** Policy file; default ./sluice.yaml. */
@@ -70,41 +70,6 @@ export interface Runtime {
 
 export function registryRef(r: Registry): RegistryRef {
   return { name: r.name, host: r.host, url: r.url, kind: r.kind };
-}
-
-/** Client settings for each policy registry, keyed by host[:port] as references name them. */
-export async function registrySettings(
-  policy: LifecyclePolicy,
-  env: NodeJS.ProcessEnv,
-): Promise<{ settings: Record<string, RegistrySettings>; credentials: Record<string, Credential> }> {
-  const settings: Record<string, RegistrySettings> = {};
-  const credentials: Record<string, Credential> = {};
-  for (const r of policy.registries) {
-    const s: RegistrySettings = {
-      url: r.url,
-      insecure: r.insecure,
-      concurrency: r.concurrency,
-      referrers: r.referrers,
-    };
-    if (r.caFile) {
-      const path = isAbsolute(r.caFile) ? r.caFile : resolve(policy.baseDir, r.caFile);
-      try {
-        s.caPem = await readFile(path, 'utf8');
-      } catch (err) {
-        throw new SluiceError(
-          'CA_FILE_UNREADABLE',
-          'invalid-input',
-          `registry ${r.name}: cannot read caFile ${path}: ${(err as Error).message}`,
-          {
-            registry: r.name,
-          },
-        );
-      }
-    }
-    settings[r.host] = s;
-    if (r.credentials) credentials[r.host] = await resolveCredential(r.credentials, { baseDir: policy.baseDir, env });
-  }
-  return { settings, credentials };
 }
 
 export function classifier(policy: LifecyclePolicy, registryName: string): (repository: string) => RepositoryClass {

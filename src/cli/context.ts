@@ -6,9 +6,9 @@ import { existsSync, readFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import { SluiceError } from '../errors.ts';
 import { CredentialStore, type Credential } from '../oci/credentials.ts';
-import { DEFAULT_POLICY_FILE, loadPolicy } from '../policy/index.ts';
+import { DEFAULT_POLICY_FILE } from '../policy/schema.ts';
 import { RegistryPool, type RegistrySettings } from '../oci/pool.ts';
-import { openRuntime, registrySettings, type Runtime } from '../runtime.ts';
+import type { Runtime } from '../runtime.ts';
 import { parseOutputFormat, stdio, type OutputFormat, type Writer } from './output.ts';
 
 export interface GlobalOptions {
@@ -50,6 +50,9 @@ export class CliContext {
 
   /** Policy, store and registry clients, for commands that work on the lifecycle state. */
   async runtime(g: GlobalOptions): Promise<Runtime> {
+    // Loaded on demand: the store and its drivers are most of the CLI's start-up, and the
+    // registry commands never need them.
+    const { openRuntime } = await import('../runtime.ts');
     const rt = await openRuntime({
       configPath: g.config,
       env: this.env,
@@ -93,6 +96,11 @@ export class CliContext {
     let explicit: Record<string, Credential> = {};
     const policyPath = g.config ?? DEFAULT_POLICY_FILE;
     if (g.config !== undefined || existsSync(policyPath)) {
+      // The policy modules (and the YAML parser) load only when there is a policy to read.
+      const [{ loadPolicy }, { registrySettings }] = await Promise.all([
+        import('../policy/index.ts'),
+        import('../registries/settings.ts'),
+      ]);
       const policy = await loadPolicy(policyPath);
       ({ settings: registries, credentials: explicit } = await registrySettings(policy, this.env));
     }

@@ -4,17 +4,65 @@ import type { SluiceError } from '../errors.ts';
 import { asSluiceError, exitCodeFor } from '../errors.ts';
 import { CliContext } from './context.ts';
 import { OUTPUT_FORMATS, stdio, type Writer } from './output.ts';
-import { registerConfigCommands } from './commands/config.ts';
-import { registerInventoryCommands } from './commands/inventory.ts';
-import { registerPromotionCommands } from './commands/promotion.ts';
-import { registerRegistryCommands } from './commands/registry.ts';
-import { registerRetentionCommands } from './commands/retention.ts';
-import { registerServerCommands } from './commands/server.ts';
-import { registerSigningCommands } from './commands/signing.ts';
 
 export const VERSION = '0.1.0';
 
-export function buildProgram(ctx: CliContext): Command {
+type Register = (program: Command, ctx: CliContext) => void;
+
+/**
+ * Which module defines each top-level command. A call loads only the group of the command it
+ * runs: start-up is most of a short CLI call (CI pipelines make many), and the lifecycle
+ * commands pull in the store, its drivers and the capabilities. Help and unknown commands
+ * load every group. A unit test keeps this table equal to what the groups register.
+ */
+export const COMMAND_GROUPS: ReadonlyArray<{ commands: readonly string[]; load: () => Promise<Register> }> = [
+  {
+    commands: ['inspect', 'ls', 'catalog', 'copy'],
+    load: async () => (await import('./commands/registry.ts')).registerRegistryCommands,
+  },
+  {
+    commands: ['keygen', 'sign', 'verify'],
+    load: async () => (await import('./commands/signing.ts')).registerSigningCommands,
+  },
+  { commands: ['init', 'config'], load: async () => (await import('./commands/config.ts')).registerConfigCommands },
+  {
+    commands: ['sync', 'usage', 'images'],
+    load: async () => (await import('./commands/inventory.ts')).registerInventoryCommands,
+  },
+  {
+    commands: ['serve', 'token', 'audit'],
+    load: async () => (await import('./commands/server.ts')).registerServerCommands,
+  },
+  {
+    commands: ['evidence', 'approve', 'gate', 'promote', 'rollback', 'verify-deployable', 'promotions', 'hold'],
+    load: async () => (await import('./commands/promotion.ts')).registerPromotionCommands,
+  },
+  { commands: ['retention'], load: async () => (await import('./commands/retention.ts')).registerRetentionCommands },
+];
+
+/** Global options that take a value, so the value is not mistaken for the command name. */
+const VALUED_GLOBALS = new Set(['-o', '--output', '--ca-file', '--authfile', '-c', '--config']);
+
+/** The top-level command an argument list names, if any. */
+export function commandName(argv: readonly string[]): string | undefined {
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i]!;
+    if (a === '--') return argv[i + 1];
+    if (!a.startsWith('-')) return a;
+    if (VALUED_GLOBALS.has(a)) i++;
+  }
+  return undefined;
+}
+
+/** The program with the groups `argv` needs: the one of its command, or all of them. */
+export async function buildProgram(ctx: CliContext, argv?: readonly string[]): Promise<Command> {
+  const name = argv ? commandName(argv) : undefined;
+  const own = COMMAND_GROUPS.find((g) => name !== undefined && g.commands.includes(name));
+  const registers = await Promise.all((own ? [own] : COMMAND_GROUPS).map((g) => g.load()));
+  return programWith(ctx, registers);
+}
+
+export function programWith(ctx: CliContext, registers: readonly Register[]): Command {
   const program = new Command();
   program
     .name('sluice')
@@ -31,13 +79,7 @@ export function buildProgram(ctx: CliContext): Command {
     .showHelpAfterError()
     .exitOverride()
     .configureOutput({ writeOut: (s) => ctx.w.out(s), writeErr: (s) => ctx.w.err(s) });
-  registerRegistryCommands(program, ctx);
-  registerSigningCommands(program, ctx);
-  registerConfigCommands(program, ctx);
-  registerInventoryCommands(program, ctx);
-  registerServerCommands(program, ctx);
-  registerPromotionCommands(program, ctx);
-  registerRetentionCommands(program, ctx);
+  for (const register of registers) register(program, ctx);
   const override = (c: Command) => {
     c.exitOverride();
     c.commands.forEach(override);
@@ -66,7 +108,7 @@ function reportError(w: Writer, err: SluiceError, json: boolean): void {
 /** Runs the CLI and returns the exit code: 0 ok, 1 operation failed, 2 usage or input error. */
 export async function main(argv: string[], w: Writer = stdio, env: NodeJS.ProcessEnv = process.env): Promise<number> {
   const ctx = new CliContext(w, env);
-  const program = buildProgram(ctx);
+  const program = await buildProgram(ctx, argv);
   const json =
     argv.some((a, i) => (a === '-o' || a === '--output') && argv[i + 1] === 'json') ||
     argv.includes('--output=json') ||

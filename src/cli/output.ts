@@ -2,8 +2,15 @@
  * Rendering for every command: tables for people, JSON/YAML for pipelines. Data goes to
  * stdout, everything else (progress, warnings, errors) to stderr, as kubectl does.
  */
-import { stringify as toYaml } from 'yaml';
+import { createRequire } from 'node:module';
+import type * as Yaml from 'yaml';
 import { SluiceError } from '../errors.ts';
+
+/** The YAML library loads on first use: most calls never print YAML, and it is 72 modules. */
+function toYaml(data: unknown): string {
+  const { stringify } = createRequire(import.meta.url)('yaml') as typeof Yaml;
+  return stringify(data);
+}
 
 export type OutputFormat = 'table' | 'wide' | 'json' | 'yaml' | 'name';
 

@@ -1,0 +1,45 @@
+/**
+ * Registry client settings from the policy's registry list. Kept apart from the runtime so the
+ * registry commands (inspect, copy) can use a policy's registries without opening the store.
+ */
+import { readFile } from 'node:fs/promises';
+import { isAbsolute, resolve } from 'node:path';
+import { SluiceError } from '../errors.ts';
+import type { Credential } from '../oci/credentials.ts';
+import type { RegistrySettings } from '../oci/pool.ts';
+import { resolveCredential, type LifecyclePolicy } from '../policy/index.ts';
+
+/** Client settings for each policy registry, keyed by host[:port] as references name them. */
+export async function registrySettings(
+  policy: LifecyclePolicy,
+  env: NodeJS.ProcessEnv,
+): Promise<{ settings: Record<string, RegistrySettings>; credentials: Record<string, Credential> }> {
+  const settings: Record<string, RegistrySettings> = {};
+  const credentials: Record<string, Credential> = {};
+  for (const r of policy.registries) {
+    const s: RegistrySettings = {
+      url: r.url,
+      insecure: r.insecure,
+      concurrency: r.concurrency,
+      referrers: r.referrers,
+    };
+    if (r.caFile) {
+      const path = isAbsolute(r.caFile) ? r.caFile : resolve(policy.baseDir, r.caFile);
+      try {
+        s.caPem = await readFile(path, 'utf8');
+      } catch (err) {
+        throw new SluiceError(
+          'CA_FILE_UNREADABLE',
+          'invalid-input',
+          `registry ${r.name}: cannot read caFile ${path}: ${(err as Error).message}`,
+          {
+            registry: r.name,
+          },
+        );
+      }
+    }
+    settings[r.host] = s;
+    if (r.credentials) credentials[r.host] = await resolveCredential(r.credentials, { baseDir: policy.baseDir, env });
+  }
+  return { settings, credentials };
+}
