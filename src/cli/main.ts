@@ -58,7 +58,12 @@ export function commandName(argv: readonly string[]): string | undefined {
 export async function buildProgram(ctx: CliContext, argv?: readonly string[]): Promise<Command> {
   const name = argv ? commandName(argv) : undefined;
   const own = COMMAND_GROUPS.find((g) => name !== undefined && g.commands.includes(name));
-  const registers = await Promise.all((own ? [own] : COMMAND_GROUPS).map((g) => g.load()));
+  const versionOnly =
+    name === undefined &&
+    argv?.some((a) => a === '-V' || a === '--version') &&
+    !argv.some((a) => a === '-h' || a === '--help');
+  const groups = own ? [own] : versionOnly ? [] : COMMAND_GROUPS;
+  const registers = await Promise.all(groups.map((g) => g.load()));
   return programWith(ctx, registers);
 }
 

@@ -4,11 +4,17 @@
  * carry credentials to another origin (blob downloads are routinely redirected to object
  * storage; forwarding the registry token there hands it to whoever runs that storage).
  */
-import http, { type IncomingHttpHeaders, type IncomingMessage } from 'node:http';
-import https from 'node:https';
+import type * as Http from 'node:http';
+import type { IncomingHttpHeaders, IncomingMessage } from 'node:http';
+import type * as Https from 'node:https';
 import { rootCertificates } from 'node:tls';
 import type { Readable } from 'node:stream';
 import { SluiceError } from '../errors.ts';
+
+// The CommonJS modules, not ESM imports: the ESM facade of node:http reads every export,
+// which loads its bundled fetch/WebSocket implementation (~20 ms of every CLI call).
+const http = process.getBuiltinModule('node:http') as typeof Http;
+const https = process.getBuiltinModule('node:https') as typeof Https;
 
 export type HttpMethod = 'GET' | 'HEAD' | 'PUT' | 'POST' | 'PATCH' | 'DELETE';
 
@@ -199,8 +205,8 @@ function wrapResponse(res: IncomingMessage, url: URL): HttpResponse {
 }
 
 export class HttpTransport {
-  private readonly httpAgent: http.Agent;
-  private readonly httpsAgent: https.Agent;
+  private readonly httpAgent: Http.Agent;
+  private readonly httpsAgent: Https.Agent;
   private readonly limiter: Semaphore;
   private readonly retry: RetryPolicy;
   private readonly idleTimeoutMs: number;
