@@ -86,6 +86,7 @@ interface Context {
 /** Transport limit per registry in the library runs (requests waiting for headers at once). */
 const TRANSPORT_CONCURRENCY = 16;
 const WORKER = path.join(import.meta.dirname, 'lib', 'copy-worker.ts');
+const BARE = path.join(import.meta.dirname, 'lib', 'bare-copy.ts');
 const SKOPEO_LANES = 4;
 const CLI_BATCH_CONCURRENCY = 16;
 const MiB = 1024 * 1024;
@@ -168,6 +169,12 @@ async function workerCopy(build: SluiceBuild, from: string, to: string, hosts: r
   if (out.failures) throw new Error(`the worker's copy ${from} -> ${to} failed`);
   const peak = out.hwmKiB ?? out.sampledPeakKiB;
   return { ms: out.ms, cpuMs: out.cpuMs, peakRssKiB: peak, growthKiB: peak - out.rssBeforeKiB };
+}
+
+async function bareCopy(source: string, target: string, verify: boolean): Promise<Sample> {
+  const run = await runTimed(process.execPath, [BARE, JSON.stringify({ source, target, verify })]);
+  const out = JSON.parse(run.stdout.trim().split('\n').pop() ?? '{}') as { ms: number; cpuMs: number };
+  return { ms: out.ms, cpuMs: out.cpuMs };
 }
 
 /** A registry whose access log and CPU time are watched during an operation. */
@@ -502,6 +509,21 @@ async function scenarioC({ o, builds }: Context): Promise<ScenarioResult> {
       ops[id] = (to, target) => workerCopy(build, from, to, [source.host, target.host]);
       rows.push(newRow(id, libLabel(build, 'library (own process)'), 'sluice', 'skopeo'));
     }
+    // Reference points, not Sluice: what a bare raw-socket client spends, with and without
+    // checking digests (bench/lib/bare-copy.ts). They bound what transport work could save.
+    for (const verify of [true, false]) {
+      const id = verify ? 'bare' : 'bare-unverified';
+      ops[id] = (to, target) =>
+        bareCopy(`${source.url}/acme-dev/big:1`, `${target.url}/${to.split('/').slice(1).join('/')}`, verify);
+      rows.push(
+        newRow(
+          id,
+          verify ? 'bare raw-socket client, verifying' : 'bare raw-socket client, not verifying',
+          'sluice',
+          'skopeo',
+        ),
+      );
+    }
     ops.cli = async (to) => fromProcess(await sluiceCli(['copy', from, to], { measure: true }));
     ops.skopeo = async (to) => fromProcess(await skopeoCopy(from, to, { measure: true }));
     rows.push(newRow('cli', 'sluice CLI process', 'sluice', 'skopeo'), newRow('skopeo', 'skopeo copy', 'skopeo'));
@@ -579,6 +601,7 @@ async function scenarioC({ o, builds }: Context): Promise<ScenarioResult> {
         'library: time and CPU of the copy inside its own process (start-up excluded); growth = peak RSS during the copy (VmHWM, reset right before it) - RSS right before it',
         'CLI and skopeo: wall time of the whole process; CPU and peak RSS from GNU time',
         'registry CPU = source + target registry processes during the copy',
+        'bare rows: not Sluice; raw sockets, no HTTP library (bench/lib/bare-copy.ts), timed inside their process; the floor for any transport change here',
       ],
     };
   } finally {
