@@ -22,8 +22,6 @@ import { lifecycleEvent, type LifecycleEventType } from './notify/event.ts';
 import { NotificationHub } from './notify/hub.ts';
 import { registrySettings } from './registries/settings.ts';
 
-export { registrySettings };
-
 export interface RuntimeOptions {
   /** Policy file; default ./sluice.yaml. */
   configPath?: string;

@@ -40,36 +40,47 @@ export const COMMAND_GROUPS: ReadonlyArray<{ commands: readonly string[]; load: 
   { commands: ['retention'], load: async () => (await import('./commands/retention.ts')).registerRetentionCommands },
 ];
 
-/** Global options that take a value, so the value is not mistaken for the command name. */
-const VALUED_GLOBALS = new Set(['-o', '--output', '--ca-file', '--authfile', '-c', '--config']);
+/** The program's options that take a value (`-o json`), so a value is not taken for a command. */
+export function valuedOptions(program: Command): Set<string> {
+  return new Set(
+    program.options
+      .filter((o) => o.required || o.optional)
+      .flatMap((o) => [o.short, o.long].filter((f) => f !== undefined)),
+  );
+}
 
 /** The top-level command an argument list names, if any. */
-export function commandName(argv: readonly string[]): string | undefined {
+export function commandName(argv: readonly string[], valued: ReadonlySet<string>): string | undefined {
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i]!;
     if (a === '--') return argv[i + 1];
     if (!a.startsWith('-')) return a;
-    if (VALUED_GLOBALS.has(a)) i++;
+    if (valued.has(a)) i++;
   }
   return undefined;
 }
 
 /** The program with the groups `argv` needs: the one of its command, or all of them. */
 export async function buildProgram(ctx: CliContext, argv?: readonly string[]): Promise<Command> {
-  const name = argv ? commandName(argv) : undefined;
+  const program = globalProgram(ctx);
+  const name = argv ? commandName(argv, valuedOptions(program)) : undefined;
   const own = COMMAND_GROUPS.find((g) => name !== undefined && g.commands.includes(name));
   const versionOnly =
     name === undefined &&
     argv?.some((a) => a === '-V' || a === '--version') &&
     !argv.some((a) => a === '-h' || a === '--help');
   const groups = own ? [own] : versionOnly ? [] : COMMAND_GROUPS;
-  const registers = await Promise.all(groups.map((g) => g.load()));
-  return programWith(ctx, registers);
+  return withCommands(program, ctx, await Promise.all(groups.map((g) => g.load())));
 }
 
+/** The program with the given command modules registered. */
 export function programWith(ctx: CliContext, registers: readonly Register[]): Command {
-  const program = new Command();
-  program
+  return withCommands(globalProgram(ctx), ctx, registers);
+}
+
+/** The program with its global options and no commands. */
+function globalProgram(ctx: CliContext): Command {
+  return new Command()
     .name('sluice')
     .description('Container image lifecycle manager: promotion, retention, vulnerabilities, signing and audit')
     .version(VERSION)
@@ -84,6 +95,9 @@ export function programWith(ctx: CliContext, registers: readonly Register[]): Co
     .showHelpAfterError()
     .exitOverride()
     .configureOutput({ writeOut: (s) => ctx.w.out(s), writeErr: (s) => ctx.w.err(s) });
+}
+
+function withCommands(program: Command, ctx: CliContext, registers: readonly Register[]): Command {
   for (const register of registers) register(program, ctx);
   const override = (c: Command) => {
     c.exitOverride();

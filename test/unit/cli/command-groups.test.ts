@@ -11,7 +11,7 @@ import path from 'node:path';
 import { describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { CliContext } from '../../../src/cli/context.ts';
-import { buildProgram, COMMAND_GROUPS, commandName, programWith } from '../../../src/cli/main.ts';
+import { buildProgram, COMMAND_GROUPS, commandName, programWith, valuedOptions } from '../../../src/cli/main.ts';
 import type { Writer } from '../../../src/cli/output.ts';
 
 const silent: Writer = { out: () => undefined, err: () => undefined };
@@ -66,7 +66,8 @@ describe('commandName', () => {
     [[], undefined],
   ];
   for (const [argv, expected] of cases) {
-    it(`${JSON.stringify(argv)} → ${expected ?? 'none'}`, () => assert.equal(commandName(argv), expected));
+    it(`${JSON.stringify(argv)} → ${expected ?? 'none'}`, () =>
+      assert.equal(commandName(argv, valuedOptions(programWith(new CliContext(silent), []))), expected));
   }
 });
 
