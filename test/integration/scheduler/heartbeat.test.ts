@@ -28,9 +28,9 @@ function deferred(): { promise: Promise<void>; resolve: () => void } {
 }
 
 forEachEngine(
-  'a job running five times its lease TTL runs once across two schedulers, its lease renewed meanwhile',
+  'a job running three times its lease TTL runs once across two schedulers, its lease renewed meanwhile',
   async ({ store, reopen }) => {
-    const ttl = 300;
+    const ttl = 900;
     const other = await reopen();
     const runs: string[] = [];
     let aborts = 0;
@@ -40,7 +40,7 @@ forEachEngine(
       async run({ signal }) {
         runs.push(replica);
         signal.addEventListener('abort', () => aborts++);
-        await sleep(ttl * 5);
+        await sleep(ttl * 3);
         return { replica };
       },
     });
@@ -53,7 +53,7 @@ forEachEngine(
       await eventually('the run starts', async () => runs.length > 0);
       const startedAt = Date.now();
       const expiries = new Set<number>();
-      while (Date.now() - startedAt < ttl * 4) {
+      while (Date.now() - startedAt < ttl * 2.5) {
         const r = await jobRow(store, 'long');
         if (r.lease_expires_at !== null) expiries.add(r.lease_expires_at);
         await sleep(ttl / 4);
@@ -64,7 +64,7 @@ forEachEngine(
       assert.equal(runs.length, 1, `ran on ${runs.join(', ')}`);
       assert.equal(aborts, 0, 'never aborted');
       assert.ok(expiries.size >= 4, `renewed while running (${expiries.size} distinct expiries seen)`);
-      assert.ok(Math.max(...expiries) > startedAt + ttl * 3, 'the lease reached far past its first TTL');
+      assert.ok(Math.max(...expiries) > startedAt + ttl * 2, 'the lease reached far past its first TTL');
       const row = await jobRow(store, 'long');
       assert.equal(row.lease_owner, null, 'given back');
       const result = JSON.parse(row.last_result!) as { ok: boolean; result: { replica: string } };
@@ -124,7 +124,7 @@ forEachEngine('a run checking its lease before a side effect stops when another 
 });
 
 forEachEngine('the heartbeat aborts a run as soon as a renewal finds the lease taken', async ({ store }) => {
-  const ttl = 600;
+  const ttl = 1500;
   const scheduler = new Scheduler({ store, owner: 'replica-a', tickMs: 20, leaseTtlMs: ttl });
   const started = deferred();
   let reason: unknown;
@@ -152,7 +152,7 @@ forEachEngine('the heartbeat aborts a run as soon as a renewal finds the lease t
     await eventually('the run ends', async () => scheduler.running().length === 0);
     const noticed = Date.now() - takenAt;
     assert.ok(isSluiceError(reason, 'JOB_LEASE_LOST'), String(reason));
-    assert.ok(noticed < ttl, `noticed after ${noticed} ms, within one renewal (${ttl / 3} ms) and some slack`);
+    assert.ok(noticed < ttl, `noticed after ${noticed} ms: at the next renewal (every ${ttl / 3} ms), not at expiry`);
     assert.equal((await jobRow(store, 'sync:local')).lease_owner, 'replica-b');
   } finally {
     await scheduler.stop(2000);
@@ -162,7 +162,7 @@ forEachEngine('the heartbeat aborts a run as soon as a renewal finds the lease t
 forEachEngine(
   "a killed replica's job is taken over once its short lease expires, and not before",
   async ({ store, db }) => {
-    const ttl = 1000;
+    const ttl = 1500;
     const worker = fileURLToPath(new URL('./lease-holder.ts', import.meta.url));
     const child = spawn(process.execPath, [worker, db.url, 'held', String(ttl)], {
       stdio: ['ignore', 'pipe', 'inherit'],
