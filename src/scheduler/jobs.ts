@@ -30,8 +30,6 @@ export function serverJobs(rt: Runtime): JobSpec[] {
   const jobs: JobSpec[] = rt.registries.map((reg) => ({
     name: syncJobName(reg.name),
     intervalMs: rt.policy.server.syncInterval,
-    // A sync reads a whole registry; give it time before another replica may take over.
-    leaseTtlMs: 10 * 60_000,
     async run(): Promise<SyncSummary> {
       const r = await syncRegistry(inventoryFor(rt, reg), reg);
       return {

@@ -407,16 +407,18 @@ export function lifecycleJobs(rt: Runtime): JobSpec[] {
     {
       name: SCHEDULED_PROMOTIONS_JOB,
       intervalMs: 60_000,
-      leaseTtlMs: 30 * 60_000,
-      async run() {
-        return { ran: await runScheduledPromotions(rt, (name) => actorFromPolicy(rt.policy, name), await hooks) };
+      async run({ confirmLease }) {
+        const h = await hooks;
+        await confirmLease();
+        return { ran: await runScheduledPromotions(rt, (name) => actorFromPolicy(rt.policy, name), h) };
       },
     },
     {
       name: TRASH_PURGE_JOB,
       intervalMs: 24 * 3600_000,
       firstRunDelayMs: 5 * 60_000,
-      async run() {
+      async run({ confirmLease }) {
+        await confirmLease();
         return purgeTrash(rt);
       },
     },
@@ -426,9 +428,10 @@ export function lifecycleJobs(rt: Runtime): JobSpec[] {
       name: RETENTION_JOB,
       intervalMs: 24 * 3600_000,
       firstRunDelayMs: 10 * 60_000,
-      leaseTtlMs: 60 * 60_000,
-      async run() {
+      async run({ confirmLease }) {
         const plan = planRetention(await gatherRetentionInput(rt));
+        // Gathering may have outlasted the lease; deleting under a lost one is what must not happen.
+        await confirmLease();
         return summarize(await applyPlan(rt, system, plan));
       },
     },
@@ -439,9 +442,9 @@ export function lifecycleJobs(rt: Runtime): JobSpec[] {
       name: `${RETENTION_JOB}:${stage.name}`,
       cron: stage.retention.schedule,
       timeZone: rt.policy.timeZone,
-      leaseTtlMs: 60 * 60_000,
-      async run() {
+      async run({ confirmLease }) {
         const plan = planRetention(await gatherRetentionInput(rt), { scope: { stage: stage.name } });
+        await confirmLease();
         return summarize(await applyPlan(rt, system, plan, { scheduled: true }));
       },
     });

@@ -15,10 +15,11 @@
  * Reading: strict. containers-signature(5) requires rejecting unknown fields in `critical`;
  * doing so also closes the gap between our exact-case key lookup and Go's case-insensitive
  * struct matching (a payload carrying both `image` and `Image` could otherwise mean different
- * digests to different verifiers).
+ * digests to different verifiers). A key twice in one object is refused for the same reason.
  */
 import { SluiceError } from '../errors.ts';
 import { isDigest } from '../oci/digest.ts';
+import { firstDuplicateKey } from './json-keys.ts';
 
 export const COSIGN_SIGNATURE_TYPE = 'cosign container image signature';
 /** The `critical.type` cosign 3 shows for new-format signatures; accepted on read. */
@@ -109,6 +110,8 @@ export function tryParsePayload(bytes: Uint8Array): PayloadParse {
   } catch (err) {
     return fail(`payload is not valid JSON (${err instanceof Error ? err.message.slice(0, 120) : 'parse error'})`);
   }
+  const duplicate = firstDuplicateKey(text);
+  if (duplicate !== undefined) return fail(`payload has duplicate key "${duplicate}"`);
   const top = record(doc);
   if (!top) return fail('payload must be a JSON object');
   const extraTop = unknownKeys(top, ['critical', 'optional']);

@@ -13,6 +13,7 @@ import { createHash, verify as cryptoVerify } from 'node:crypto';
 import { SluiceError, type ErrorContext } from '../errors.ts';
 import { parseDigest } from '../oci/digest.ts';
 import { decodeBase64Strict, derSignatureProblem, sigstoreKeyHint } from './encoding.ts';
+import { firstDuplicateKey } from './json-keys.ts';
 import type { PublicKeySet, VerificationKey } from './keys.ts';
 import { annotationMismatch, COSIGN_SIGN_V1_TYPE, MAX_PAYLOAD_BYTES, tryParsePayload } from './payload.ts';
 
@@ -288,6 +289,8 @@ export function verifyBundle(bundleJson: Uint8Array | string, input: BundleInput
         ? bundleJson
         : new TextDecoder('utf-8', { fatal: true, ignoreBOM: true }).decode(bundleJson);
     doc = JSON.parse(text);
+    const duplicate = firstDuplicateKey(text);
+    if (duplicate !== undefined) return fail('SIGNATURE_BUNDLE_MALFORMED', `bundle has duplicate key "${duplicate}"`);
   } catch {
     return fail('SIGNATURE_BUNDLE_MALFORMED', 'bundle is not valid UTF-8 JSON');
   }
@@ -387,11 +390,16 @@ function verifyDsseContent(value: unknown, keys: VerificationKey[], input: Bundl
 
 function checkStatement(payload: Buffer, key: VerificationKey, input: BundleInput): VerifyResult {
   let doc: unknown;
+  let text: string;
   try {
-    doc = JSON.parse(new TextDecoder('utf-8', { fatal: true, ignoreBOM: true }).decode(payload));
+    text = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true }).decode(payload);
+    doc = JSON.parse(text);
   } catch {
     return fail('SIGNATURE_PAYLOAD_MALFORMED', 'DSSE payload is not valid UTF-8 JSON');
   }
+  const duplicate = firstDuplicateKey(text);
+  if (duplicate !== undefined)
+    return fail('SIGNATURE_PAYLOAD_MALFORMED', `DSSE payload has duplicate key "${duplicate}"`);
   const st = obj(doc);
   if (!st) return fail('SIGNATURE_PAYLOAD_MALFORMED', 'in-toto statement is not a JSON object');
   if (typeof st._type !== 'string' || !IN_TOTO_STATEMENT_TYPES.includes(st._type)) {

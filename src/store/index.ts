@@ -181,5 +181,5 @@ class KyselyStore implements Store {
     await this.db.destroy();
   }
 }
-export { registerJob, tryAcquireLease, releaseLease, dueJobs } from './leases.ts';
+export { registerJob, tryAcquireLease, renewLease, releaseLease, dueJobs } from './leases.ts';
 export type { JobDefinition, LeaseRelease, JobRow } from './leases.ts';

@@ -68,6 +68,27 @@ export async function tryAcquireLease(store: StoreHandle, job: string, owner: st
 }
 
 /**
+ * Extends a lease `owner` still holds, to now + ttlMs. Unlike `tryAcquireLease` it never takes
+ * a lease that is free or expired: a holder whose lease lapsed may have been overtaken by a
+ * replica that already ran the job and gave the lease back, and re-taking it then would let
+ * the old run go on beside (or after) the new one. False means the lease is lost.
+ */
+export async function renewLease(store: StoreHandle, job: string, owner: string, ttlMs: number): Promise<boolean> {
+  if (!Number.isSafeInteger(ttlMs) || ttlMs <= 0) {
+    throw new SluiceError('JOB_INVALID', 'invalid-input', `lease TTL must be a positive integer (ms), got ${ttlMs}`);
+  }
+  const now = store.clock().getTime();
+  const result = await store.db
+    .updateTable('jobs')
+    .set({ lease_expires_at: now + ttlMs })
+    .where('name', '=', job)
+    .where('lease_owner', '=', owner)
+    .where('lease_expires_at', '>', now)
+    .executeTakeFirst();
+  return result.numUpdatedRows === 1n;
+}
+
+/**
  * Gives the lease back, recording the run's outcome. False when `owner` no longer held it
  * (it expired and another replica took over): the caller's result is then not recorded.
  */

@@ -42,7 +42,6 @@ postgresTest('two replicas run each due job exactly once', async () => {
       {
         name: 'every-300ms',
         intervalMs: 300,
-        leaseTtlMs: 5000,
         async run() {
           concurrentTicks++;
           maxConcurrentTicks = Math.max(maxConcurrentTicks, concurrentTicks);

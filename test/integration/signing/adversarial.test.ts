@@ -86,6 +86,19 @@ describe('forged and misplaced signatures', () => {
     assert.equal(r.rejected[0]?.reason, `payload is signed for ${other.pushed}, not ${img.pushed}`);
   });
 
+  test('a signed payload naming two digests (another first, the image’s last) is rejected', async () => {
+    const img = await image('adv/twice', '1');
+    const other = await image('adv/twice', '2');
+    const text = payloadFor(`${reg.host}/adv/twice`, img.pushed).toString();
+    const field = (d: string) => `"docker-manifest-digest":"${d}"`;
+    const lastWins = Buffer.from(text.replace(field(img.pushed), `${field(other.pushed)},${field(img.pushed)}`));
+    await putSignatures(direct, 'adv/twice', img.pushed, [{ payload: lastWins, key: k.privateKey }]);
+    const r = await verifyViaProxy('adv/twice:1');
+    assert.equal(r.valid.length, 0);
+    assert.deepEqual(codes(r), ['SIGNATURE_PAYLOAD_MALFORMED']);
+    assert.equal(r.rejected[0]?.reason, 'payload has duplicate key "critical.image.docker-manifest-digest"');
+  });
+
   test('a valid signature moved onto another image’s .sig tag is rejected', async () => {
     const signed = await image('adv/moved', 'signed');
     const victim = await image('adv/moved', 'victim');

@@ -1,6 +1,13 @@
 import assert from 'node:assert/strict';
 import { isSluiceError } from '../../../src/errors.ts';
-import { dueJobs, openStore, registerJob, releaseLease, tryAcquireLease } from '../../../src/store/index.ts';
+import {
+  dueJobs,
+  openStore,
+  registerJob,
+  releaseLease,
+  renewLease,
+  tryAcquireLease,
+} from '../../../src/store/index.ts';
 import type { Store } from '../../../src/store/index.ts';
 import { createTestDatabase, forEachEngine, postgresTest } from '../../helpers/db.ts';
 
@@ -42,6 +49,30 @@ forEachEngine(
     assert.equal(row.next_run_at, next.getTime());
     assert.deepEqual(JSON.parse(row.last_result!), { ok: true, synced: 3 });
     assert.equal(await tryAcquireLease(store, 'sync', 'replica-c', 1000), true, 'released lease is free');
+  },
+  { clock: clock.now },
+);
+
+forEachEngine(
+  'a renewal extends a held lease and never re-takes one that lapsed, even when nobody holds it',
+  async ({ store }) => {
+    await registerJob(store, { name: 'retention', intervalMs: 60_000, firstRunAt: clock.now() });
+    assert.equal(await tryAcquireLease(store, 'retention', 'replica-a', 30_000), true);
+    clock.advance(20_000);
+    assert.equal(await renewLease(store, 'retention', 'replica-a', 30_000), true);
+    assert.equal(await renewLease(store, 'retention', 'replica-b', 30_000), false, 'only the holder renews');
+    const row = await store.db.selectFrom('jobs').selectAll().where('name', '=', 'retention').executeTakeFirstOrThrow();
+    assert.equal(row.lease_expires_at, clock.now().getTime() + 30_000);
+    // Lapsed, taken over, run and given back by another replica: the old holder must not get it back.
+    clock.advance(30_000);
+    assert.equal(await tryAcquireLease(store, 'retention', 'replica-b', 30_000), true);
+    assert.equal(await releaseLease(store, 'retention', 'replica-b', { result: { ok: true } }), true);
+    assert.equal(await renewLease(store, 'retention', 'replica-a', 30_000), false, 'released by another: lost');
+    // Lapsed with nobody else in between: still lost, the run may already be going on elsewhere.
+    assert.equal(await tryAcquireLease(store, 'retention', 'replica-a', 30_000), true);
+    clock.advance(30_000);
+    assert.equal(await renewLease(store, 'retention', 'replica-a', 30_000), false, 'expired: lost');
+    await assert.rejects(renewLease(store, 'retention', 'replica-a', 0), (err) => isSluiceError(err, 'JOB_INVALID'));
   },
   { clock: clock.now },
 );

@@ -142,6 +142,43 @@ describe('tryParsePayload', () => {
     assert.match(reason(arrayOptional), /"optional" must be an object or null/);
   });
 
+  it('rejects a key written twice, at the top level and nested, however it is escaped', () => {
+    const text = JSON.stringify(base());
+    const digestField = `"docker-manifest-digest":"${digest}"`;
+    const otherCritical = JSON.stringify({ ...base().critical, image: { 'docker-manifest-digest': other } });
+    const cases: Array<[string, string]> = [
+      [text.replace('{"critical":', `{"critical":${otherCritical},"critical":`), 'critical'],
+      [text.replace('"image":', `"image":{"docker-manifest-digest":"${other}"},"image":`), 'critical.image'],
+      [
+        text.replace(digestField, `"docker-manifest-digest":"${other}",${digestField}`),
+        'critical.image.docker-manifest-digest',
+      ],
+      [
+        text.replace(digestField, `"docker\\u002dmanifest-digest":"${other}",${digestField}`),
+        'critical.image.docker-manifest-digest',
+      ],
+      [text.replace('"type":', '"type":"atomic container signature","type":'), 'critical.type'],
+      [
+        text.replace('"docker-reference":', '"docker-reference":"evil.example/repo","docker-reference":'),
+        'critical.identity.docker-reference',
+      ],
+      [text.replace('"a":"b"', '"a":"other","a":"b"'), 'optional.a'],
+      [text.replace('"optional":', '"optional":{"env":"prod"},"optional":'), 'optional'],
+    ];
+    for (const [doubled, path] of cases) {
+      // JSON.parse alone keeps the last occurrence: every case here would otherwise read as valid.
+      const lastWins = JSON.parse(doubled) as ReturnType<typeof base>;
+      assert.equal(lastWins.critical.image['docker-manifest-digest'], digest);
+      const r = tryParsePayload(Buffer.from(doubled));
+      assert.ok(!r.ok, `accepted: ${doubled}`);
+      assert.equal(r.reason, `payload has duplicate key "${path}"`);
+    }
+    assert.throws(
+      () => parsePayload(Buffer.from(cases[2]![0])),
+      (err) => isSluiceError(err, 'SIGNATURE_PAYLOAD_MALFORMED'),
+    );
+  });
+
   it('rejects malformed bytes with a reason', () => {
     const r1 = tryParsePayload(Buffer.from('{"critical": '));
     assert.ok(!r1.ok && /not valid JSON/.test(r1.reason));

@@ -119,6 +119,29 @@ describe('verifyCandidate', () => {
     }
   });
 
+  it('rejects a validly signed payload that names a field twice, whichever occurrence is the right one', () => {
+    const text = buildPayload({ dockerReference: 'registry.example.com/app', digest }).toString();
+    const field = (d: string) => `"docker-manifest-digest":"${d}"`;
+    for (const doubled of [
+      // Accepted before: JSON.parse keeps the last occurrence, the expected digest.
+      text.replace(field(digest), `${field(otherDigest)},${field(digest)}`),
+      text.replace(field(digest), `${field(digest)},${field(otherDigest)}`),
+    ]) {
+      const p = Buffer.from(doubled);
+      const f = failure(verifyCandidate({ ...good, payload: p, signatureB64: sigOf(p) }));
+      assert.equal(f.code, 'SIGNATURE_PAYLOAD_MALFORMED');
+      assert.equal(f.reason, 'payload has duplicate key "critical.image.docker-manifest-digest"');
+    }
+    const twoCriticals = Buffer.from(
+      text.replace(
+        '{"critical":',
+        `{"critical":${JSON.stringify(JSON.parse(text.replace(digest, otherDigest)).critical)},"critical":`,
+      ),
+    );
+    const f = failure(verifyCandidate({ ...good, payload: twoCriticals, signatureB64: sigOf(twoCriticals) }));
+    assert.equal(f.reason, 'payload has duplicate key "critical"');
+  });
+
   it('requires the requested annotations', () => {
     assert.match(
       failure(verifyCandidate({ ...good, requiredAnnotations: { env: 'staging' } })).reason,
@@ -229,6 +252,8 @@ function cosignBundle(opts: {
   key?: KeyObject;
   signPae?: boolean;
   tlogEntries?: unknown[];
+  /** Edits the statement's JSON text before it is signed. */
+  rewriteStatement?: (text: string) => string;
 }): Record<string, unknown> {
   const [alg, hex] = (opts.subjectDigest ?? digest).split(':');
   const statement = {
@@ -237,7 +262,8 @@ function cosignBundle(opts: {
     predicateType: opts.predicateType ?? COSIGN_SIGN_PREDICATE_TYPE,
     predicate: {},
   };
-  const payload = Buffer.from(JSON.stringify(statement));
+  const statementText = JSON.stringify(statement);
+  const payload = Buffer.from(opts.rewriteStatement ? opts.rewriteStatement(statementText) : statementText);
   const payloadType = opts.payloadType ?? IN_TOTO_PAYLOAD_TYPE;
   const signed = opts.signPae === false ? payload : dssePae(payloadType, payload);
   return {
@@ -290,6 +316,55 @@ describe('verifyBundle', () => {
       failure(verifyJson(cosignBundle({}), { requiredAnnotations: { env: 'prod' } })).code,
       'SIGNATURE_ANNOTATION_MISMATCH',
     );
+  });
+
+  it('rejects a validly signed statement that names a field twice', () => {
+    const [, hex] = digest.split(':');
+    const [, otherHex] = otherDigest.split(':');
+    const cases: Array<[(t: string) => string, string]> = [
+      [(t) => t.replace(`"sha256":"${hex}"`, `"sha256":"${otherHex}","sha256":"${hex}"`), 'subject[0].digest.sha256'],
+      [
+        (t) => t.replace('"predicateType":', '"predicateType":"https://slsa.dev/provenance/v1","predicateType":'),
+        'predicateType',
+      ],
+      [(t) => t.replace('"env":"prod"', '"env":"dev","env":"prod"'), 'subject[0].annotations.env'],
+      [(t) => t.replace('"subject":', `"subject":[{"digest":{"sha256":"${otherHex}"}}],"subject":`), 'subject'],
+    ];
+    for (const [rewriteStatement, path] of cases) {
+      const b = cosignBundle({ annotations: { env: 'prod' }, rewriteStatement });
+      const f = failure(verifyJson(b, { requiredAnnotations: { env: 'prod' } }));
+      assert.equal(f.code, 'SIGNATURE_PAYLOAD_MALFORMED');
+      assert.equal(f.reason, `DSSE payload has duplicate key "${path}"`);
+    }
+  });
+
+  it('rejects a bundle that carries a field twice', () => {
+    const good = JSON.stringify(cosignBundle({}));
+    const forOther = cosignBundle({ subjectDigest: otherDigest });
+    const cases: Array<[string, string]> = [
+      [
+        good.replace('"dsseEnvelope":', `"dsseEnvelope":${JSON.stringify(forOther.dsseEnvelope)},"dsseEnvelope":`),
+        'dsseEnvelope',
+      ],
+      [
+        good.replace('"verificationMaterial":', '"verificationMaterial":{"certificate":{}},"verificationMaterial":'),
+        'verificationMaterial',
+      ],
+      [
+        good.replace('"tlogEntries":[]', '"tlogEntries":[{"logIndex":"1"}],"tlogEntries":[]'),
+        'verificationMaterial.tlogEntries',
+      ],
+      [good.replace('"payloadType":', '"payloadType":"text/plain","payloadType":'), 'dsseEnvelope.payloadType'],
+    ];
+    assert.ok(verifyBundle(good, { keys, expectedDigest: digest }).ok);
+    for (const [doubled, path] of cases) {
+      // The last occurrence is the good one: JSON.parse alone would accept every case.
+      assert.ok(verifyBundle(JSON.stringify(JSON.parse(doubled)), { keys, expectedDigest: digest }).ok);
+      const f = failure(verifyBundle(doubled, { keys, expectedDigest: digest }));
+      assert.equal(f.code, 'SIGNATURE_BUNDLE_MALFORMED');
+      assert.equal(f.reason, `bundle has duplicate key "${path}"`);
+      assert.equal(failure(verifyBundle(Buffer.from(doubled), { keys, expectedDigest: digest })).reason, f.reason);
+    }
   });
 
   it('refuses transparency-log material it cannot verify unless told to rely on the key alone', () => {
