@@ -265,7 +265,7 @@ describe('sluice copy as a process', () => {
     })),
   ];
   for (const [i, run] of runs.entries()) {
-    test(`a ${run.side} reset mid-blob exits 1 with a message, never a crash (run ${i + 1})`, async () => {
+    test(`${run.side} reset mid-blob: exit 1 with a message, never a crash (run ${i + 1})`, async () => {
       const proxy = run.side === 'download' ? srcProxy : dstProxy;
       const fault = proxy.inject({ ...run.rule(), times: Infinity });
       const release = run.slowSession ? holdSessions() : () => {};
