@@ -4,7 +4,6 @@
  * time and written with backpressure, so memory stays flat however long the log is.
  */
 import { readFileSync } from 'node:fs';
-import { once } from 'node:events';
 import type { Writable } from 'node:stream';
 import { SluiceError } from '../errors.ts';
 import type { StoreHandle } from '../store/index.ts';
@@ -138,8 +137,37 @@ export async function exportAudit(
   const line = format === 'jsonl' ? formatJsonl : (r: AuditRecord) => formatCef(r, version);
   let count = 0;
   for await (const record of iterateAudit(store, options)) {
-    if (!out.write(`${line(record)}\n`)) await once(out, 'drain');
+    if (!out.write(`${line(record)}\n`)) await roomIn(out, count);
     count++;
   }
   return count;
+}
+
+/**
+ * Waits until `out` takes more. A reader that goes away (an API client hanging up closes the
+ * stream without an error, and no 'drain' ever follows) ends the export instead of leaving it
+ * waiting forever.
+ */
+function roomIn(out: Writable, written: number): Promise<void> {
+  const gone = () =>
+    new SluiceError(
+      'AUDIT_EXPORT_ABORTED',
+      'unavailable',
+      `the audit export stopped after ${written} records: its reader went away`,
+    );
+  if (out.destroyed) return Promise.reject(gone());
+  return new Promise((resolve, reject) => {
+    const settle = (err?: Error) => {
+      out.off('drain', onDrain);
+      out.off('close', onClose);
+      out.off('error', settle);
+      if (err) reject(err);
+      else resolve();
+    };
+    const onDrain = () => settle();
+    const onClose = () => settle(gone());
+    out.on('drain', onDrain);
+    out.on('close', onClose);
+    out.on('error', settle);
+  });
 }

@@ -2,7 +2,7 @@
  * A client for one OCI registry (distribution-spec v1.1). Every method names its operation,
  * repository and reference in errors; every byte fetched is checked against its digest.
  */
-import type { Readable } from 'node:stream';
+import { finished, type Readable } from 'node:stream';
 import { isIP } from 'node:net';
 import { SluiceError, type ErrorCategory } from '../errors.ts';
 import { Authenticator, CATALOG_SCOPE, repositoryScope, type Scope } from './auth.ts';
@@ -60,6 +60,31 @@ function isLoopbackHost(host: string): boolean {
   if (h === 'localhost' || h.endsWith('.localhost')) return true;
   if (isIP(h) === 4) return h.startsWith('127.');
   return h === '::1';
+}
+
+/**
+ * Pipes a response body into its verifier and makes the verifier the one stream the caller
+ * holds. The caller may keep it across await gaps (an upload session opening, a token fetch,
+ * a wait for a connection) before reading: an error in such a gap must not become an
+ * unhandled 'error' event that takes the process down. It stays recorded on the stream
+ * (`errored`), where pipeline() and for-await find it. A body that breaks off destroys the
+ * verifier with `interrupted(err)`; a verifier destroyed by its reader releases the body's
+ * connection instead of leaving it paused until the idle timeout.
+ */
+function feedVerifier(
+  body: Readable,
+  verifier: VerifyingStream,
+  interrupted: (err: Error) => SluiceError,
+): VerifyingStream {
+  verifier.on('error', () => {});
+  finished(body, (err) => {
+    if (err) verifier.destroy(interrupted(err));
+  });
+  verifier.once('close', () => {
+    if (!body.readableEnded) body.destroy();
+  });
+  body.pipe(verifier);
+  return verifier;
 }
 
 /** Parses `<url>; rel="next"` out of a Link header. */
@@ -468,7 +493,10 @@ export class RegistryClient {
 
   /**
    * Streams a blob. The returned stream errors with DIGEST_MISMATCH instead of delivering its
-   * last chunk when the content does not match, so nothing downstream can complete with it.
+   * last chunk when the content does not match, so nothing downstream can complete with it,
+   * and with BLOB_INTERRUPTED (naming this registry and the digest) when the download breaks
+   * off. Read it with pipeline() or for-await, which report an error that happened before
+   * reading began, or destroy it: either way the connection is released.
    */
   async getBlob(
     repository: string,
@@ -507,8 +535,29 @@ export class RegistryClient {
     }
     const verifier = new VerifyingStream(digest, expectedSize, () => ({ registry: this.registry, repository }));
     verifier.onBytes = onBytes;
-    res.body.on('error', (err) => verifier.destroy(err));
-    return res.body.pipe(verifier);
+    return feedVerifier(res.body, verifier, (err) =>
+      this.blobInterrupted(err, repository, digest, verifier.bytesSeen, expectedSize),
+    );
+  }
+
+  private blobInterrupted(
+    err: Error,
+    repository: string,
+    digest: string,
+    received: number,
+    expectedSize: number | undefined,
+  ): SluiceError {
+    if (err instanceof SluiceError) return err;
+    const code = (err as { code?: string }).code;
+    const aborted = err.name === 'AbortError';
+    const why = aborted ? 'aborted' : `${err.message}${code && !err.message.includes(code) ? ` (${code})` : ''}`;
+    return new SluiceError(
+      aborted ? 'ABORTED' : 'BLOB_INTERRUPTED',
+      'unavailable',
+      `GET blob ${repository}@${digest} on ${this.registry}: download broke off after ${received} of ${expectedSize ?? 'unknown'} bytes: ${why}`,
+      { registry: this.registry, repository, reference: digest, digest, operation: 'GET blob' },
+      err,
+    );
   }
 
   /** Reads a small blob (config, signature payload) into memory, verified, up to `limit` bytes. */

@@ -10,6 +10,7 @@
  * - Idempotent: when the target already holds the digest under the tag, only the referrers
  *   are compared, and nothing is transferred.
  */
+import type { Readable } from 'node:stream';
 import { SluiceError, asSluiceError } from '../errors.ts';
 import type { RegistryClient } from './client.ts';
 import { cosignTagsAmong, mergeSignatureLayers } from './cosign.ts';
@@ -70,6 +71,28 @@ export interface CopyResult {
   blobs: Record<BlobOutcome, number>;
   bytesTransferred: number;
   referrers: CopiedReferrer[];
+}
+
+/**
+ * An upload body that can be sent once. A second request for it (a re-send after a 401)
+ * would stream what is left of a half-read download under the full length: refused, and as
+ * a transient failure, so the copy retries the whole blob.
+ */
+function sendOnce(source: Readable, digest: string): () => Readable {
+  let taken = false;
+  return () => {
+    if (taken) {
+      source.destroy();
+      throw new SluiceError(
+        'UPLOAD_NOT_REPLAYABLE',
+        'unavailable',
+        `the upload of blob ${digest} was asked to start over; the blob is copied again`,
+        { digest },
+      );
+    }
+    taken = true;
+    return source;
+  };
 }
 
 /** Runs `fn` over items with at most `limit` in flight; rejects with the first failure after all settle. */
@@ -241,17 +264,15 @@ class CopyRun {
       session.catch(() => undefined);
       this.options.onProgress?.({ kind: 'blob-start', digest: blob.digest, size: blob.size });
       let sent = 0;
+      const onProgress = this.options.onProgress;
+      const onBytes = (n: number) => {
+        sent += n;
+        streamedBytes(n);
+        onProgress?.({ kind: 'blob-bytes', digest: blob.digest, bytes: n });
+      };
+      const download = this.src.getBlob(this.srcRepo, blob.digest, blob.size, this.signal, onBytes);
       try {
-        const onProgress = this.options.onProgress;
-        const onBytes = (n: number) => {
-          sent += n;
-          streamedBytes(n);
-          onProgress?.({ kind: 'blob-bytes', digest: blob.digest, bytes: n });
-        };
-        const [source, url] = await Promise.all([
-          this.src.getBlob(this.srcRepo, blob.digest, blob.size, this.signal, onBytes),
-          session,
-        ]);
+        const [source, url] = await Promise.all([download, session]);
         uploadUrl = url;
         if (this.options.chunkSize) {
           await this.dst.finishUploadChunked(
@@ -268,7 +289,7 @@ class CopyRun {
             uploadUrl,
             blob.digest,
             blob.size,
-            () => source,
+            sendOnce(source, blob.digest),
             this.signal,
           );
         }
@@ -276,18 +297,34 @@ class CopyRun {
         return;
       } catch (err) {
         const e = asSluiceError(err);
+        // An attempt that failed (or whose upload session could not open) must not leave its
+        // download open: it would hold a connection and could still fail later, unobserved.
+        await download.then(
+          (source) => source.destroy(),
+          () => undefined,
+        );
         uploadUrl ??= await session.catch(() => undefined);
         if (uploadUrl) await this.dst.cancelUpload(this.dstRepo, uploadUrl);
         uploadUrl = undefined;
         this.result.bytesTransferred += sent;
         // A digest mismatch is the source lying, not a hiccup: never retried, never committed.
         const transient = e.category === 'unavailable' && e.code !== 'ABORTED';
-        if (!transient || attempt >= retries || this.signal?.aborted) {
-          e.context.digest ??= blob.digest;
-          throw e;
-        }
+        if (!transient || attempt >= retries || this.signal?.aborted) throw this.blobFailure(e, blob.digest);
       }
     }
+  }
+
+  /** The error of a blob that could not be copied names the blob and both ends. */
+  private blobFailure(e: SluiceError, digest: string): SluiceError {
+    e.context.digest ??= digest;
+    if (e.message.includes(digest)) return e;
+    return new SluiceError(
+      e.code,
+      e.category,
+      `copying blob ${digest} from ${this.src.registry}/${this.srcRepo} to ${this.dst.registry}/${this.dstRepo}: ${e.message}`,
+      e.context,
+      e,
+    );
   }
 
   private async copyReferrers(subjects: string[]): Promise<void> {

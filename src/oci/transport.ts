@@ -8,7 +8,7 @@ import type * as Http from 'node:http';
 import type { IncomingHttpHeaders, IncomingMessage } from 'node:http';
 import type * as Https from 'node:https';
 import { rootCertificates } from 'node:tls';
-import type { Readable } from 'node:stream';
+import { pipeline, type Readable } from 'node:stream';
 import { SluiceError } from '../errors.ts';
 
 // The CommonJS modules, not ESM imports: the ESM facade of node:http reads every export,
@@ -378,38 +378,52 @@ export class HttpTransport {
     const isHttps = req.url.protocol === 'https:';
     const mod = isHttps ? https : http;
     const headers: Record<string, string> = { 'user-agent': this.userAgent, ...req.headers };
-    let bodyStream: Readable | undefined;
+    const bodyStream: Readable | undefined = typeof req.body === 'function' ? req.body() : undefined;
     if (Buffer.isBuffer(req.body)) {
       headers['content-length'] = String(req.body.length);
-    } else if (typeof req.body === 'function') {
-      bodyStream = req.body();
+    } else if (bodyStream) {
       if (req.bodyLength !== undefined) headers['content-length'] = String(req.bodyLength);
     } else if (req.method === 'PUT' || req.method === 'POST' || req.method === 'PATCH') {
       headers['content-length'] = '0';
     }
     return new Promise<IncomingMessage>((resolve, reject) => {
-      const clientReq = mod.request(
-        req.url,
-        { method: req.method, headers, agent: isHttps ? this.httpsAgent : this.httpAgent, signal: req.signal },
-        (res) => {
-          res.setTimeout(this.idleTimeoutMs, () => {
-            res.destroy(Object.assign(new Error(`no data for ${this.idleTimeoutMs} ms`), { code: 'ETIMEDOUT' }));
-          });
-          resolve(res);
-        },
-      );
+      // A body that failed (its source registry broke off) makes the request fail too, with
+      // the body's error: the request's own ("socket hang up") would blame this registry.
+      const fail = (err: Error) => reject((bodyStream?.errored as Error | null) ?? err);
+      const onResponse = (res: IncomingMessage) => {
+        // A registry may answer before it has read the whole body (an early refusal): once
+        // the answer is read or dropped, nothing wants the rest of the body any more.
+        if (bodyStream) res.once('close', () => bodyStream.destroy());
+        res.setTimeout(this.idleTimeoutMs, () => {
+          res.destroy(Object.assign(new Error(`no data for ${this.idleTimeoutMs} ms`), { code: 'ETIMEDOUT' }));
+        });
+        resolve(res);
+      };
+      let clientReq: Http.ClientRequest;
+      try {
+        clientReq = mod.request(
+          req.url,
+          { method: req.method, headers, agent: isHttps ? this.httpsAgent : this.httpAgent, signal: req.signal },
+          onResponse,
+        );
+      } catch (err) {
+        bodyStream?.destroy();
+        throw err;
+      }
       clientReq.setTimeout(this.idleTimeoutMs, () => {
         clientReq.destroy(Object.assign(new Error(`no response for ${this.idleTimeoutMs} ms`), { code: 'ETIMEDOUT' }));
       });
       clientReq.on('error', (err) => {
+        fail(err);
         bodyStream?.destroy();
-        reject(err);
       });
       if (Buffer.isBuffer(req.body)) {
         clientReq.end(req.body);
       } else if (bodyStream) {
-        bodyStream.on('error', (err) => clientReq.destroy(err));
-        bodyStream.pipe(clientReq);
+        // pipeline() also hears a body that failed before this request was sent.
+        pipeline(bodyStream, clientReq, (err) => {
+          if (err) fail(err);
+        });
       } else {
         clientReq.end();
       }

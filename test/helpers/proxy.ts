@@ -31,8 +31,12 @@ export interface ProxyTarget {
 export type FaultAction =
   /** Answer without contacting the registry. Body defaults to a Distribution-style error. */
   | { kind: 'status'; status: number; headers?: Record<string, string>; body?: string | Buffer }
-  /** TCP RST: before forwarding, or after `afterBytes` bytes of the response body. */
-  | { kind: 'reset'; afterBytes?: number }
+  /**
+   * TCP RST: before forwarding; after `afterBytes` bytes of the response body; or, for an
+   * upload, once `afterRequestBytes` bytes of the request body have arrived (those are
+   * forwarded, the registry then sees its upload break off and commits nothing).
+   */
+  | { kind: 'reset'; afterBytes?: number; afterRequestBytes?: number }
   /** Send headers and `afterBytes` bytes of the body, then go silent (for idle timeouts). */
   | { kind: 'stall'; afterBytes?: number }
   /**
@@ -291,6 +295,7 @@ export async function startProxy(target: string | ProxyTarget, options: ProxyOpt
     upstreamUrl: URL,
     method: string,
     withBody: boolean,
+    cutRequestAfter?: number,
   ): Promise<IncomingMessage> {
     return new Promise((resolve, reject) => {
       const headers: OutgoingHttpHeaders = {};
@@ -305,7 +310,14 @@ export async function startProxy(target: string | ProxyTarget, options: ProxyOpt
         resolve,
       );
       upstreamReq.on('error', reject);
-      if (withBody) {
+      if (withBody && cutRequestAfter !== undefined) {
+        const limiter = new ByteLimiter(cutRequestAfter, () => {
+          upstreamReq.destroy();
+          resetSocket(req.socket);
+        });
+        req.pipe(limiter).pipe(upstreamReq);
+        req.on('error', () => upstreamReq.destroy());
+      } else if (withBody) {
         req.pipe(upstreamReq);
         req.on('error', () => upstreamReq.destroy());
       } else {
@@ -338,9 +350,12 @@ export async function startProxy(target: string | ProxyTarget, options: ProxyOpt
     }
 
     const early = takeRule(req, parsed.pathname, 'request');
+    let cutRequestAfter: number | undefined;
     if (early) {
       record.fault = early.kind;
-      if (early.kind === 'reset') {
+      if (early.kind === 'reset' && early.afterRequestBytes !== undefined) {
+        cutRequestAfter = early.afterRequestBytes;
+      } else if (early.kind === 'reset') {
         resetSocket(req.socket);
         return;
       }
@@ -375,12 +390,12 @@ export async function startProxy(target: string | ProxyTarget, options: ProxyOpt
 
     let upstream: IncomingMessage;
     try {
-      upstream = await forward(req, upstreamUrl, method, method !== 'GET' && method !== 'HEAD');
+      upstream = await forward(req, upstreamUrl, method, method !== 'GET' && method !== 'HEAD', cutRequestAfter);
     } catch (error) {
       const body = JSON.stringify({
         errors: [{ code: 'UNAVAILABLE', message: `proxy: upstream unreachable: ${(error as Error).message}` }],
       });
-      if (!res.headersSent && !res.destroyed) {
+      if (!res.headersSent && !res.destroyed && !req.socket.destroyed) {
         send(502, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) });
         res.end(body);
       }

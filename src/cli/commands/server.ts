@@ -95,6 +95,7 @@ export function registerServerCommands(program: Command, ctx: CliContext): void 
       const graceMs = parseDuration(opts.grace);
       // The server (Fastify and every route) loads only for `serve`: other commands start faster.
       const { parseListen, startServer } = await import('../../server/index.ts');
+      const { installCrashGuard } = await import('../../server/crash-guard.ts');
       if (opts.listen) parseListen(opts.listen);
       let wroteDefault: string | undefined;
       // The embedded defaults: no policy here and none named, so start from the default one.
@@ -121,7 +122,8 @@ export function registerServerCommands(program: Command, ctx: CliContext): void 
         `listening on ${server.url}`,
       );
       ctx.w.out(`sluice serve: listening on ${server.url}\n`);
-      const signal = await new Promise<NodeJS.Signals>((done) => {
+      let fatal: unknown;
+      const signal = await new Promise<NodeJS.Signals | 'fatal'>((done) => {
         const on = (s: NodeJS.Signals) => {
           process.off('SIGTERM', on);
           process.off('SIGINT', on);
@@ -129,9 +131,23 @@ export function registerServerCommands(program: Command, ctx: CliContext): void 
         };
         process.on('SIGTERM', on);
         process.on('SIGINT', on);
+        // Defence in depth (docs/operations.md): an error that escaped every handler.
+        installCrashGuard(server.log, (err) => {
+          fatal ??= err;
+          done('fatal');
+        });
       });
-      server.log.info({ signal, graceMs }, `${signal}: shutting down gracefully`);
+      if (signal !== 'fatal') server.log.info({ signal, graceMs }, `${signal}: shutting down gracefully`);
+      // Should the shutdown itself hang on what the bug broke, the process still ends.
+      if (signal === 'fatal') setTimeout(() => process.exit(1), graceMs + 5000).unref();
       await server.close();
+      if (signal === 'fatal') {
+        throw new SluiceError(
+          'INTERNAL',
+          'internal',
+          `stopped after an unhandled error: ${fatal instanceof Error ? fatal.message : String(fatal)}`,
+        );
+      }
     });
 
   const token = program.command('token').description('API tokens for `sluice serve`');

@@ -80,6 +80,26 @@ forEachEngine('JSONL export streams every record with backpressure, oldest first
   assert.deepEqual(parsed.slice(0, 3), await listAudit(store, { order: 'asc', limit: 3 }));
 });
 
+forEachEngine('an export whose reader goes away ends instead of waiting for a drain forever', async ({ store }) => {
+  // Every line is over the sink's 256-byte buffer: each write waits for a drain.
+  await fill(store, 20);
+  const { sink } = slowSink();
+  let writes = 0;
+  sink.on('drain', () => {
+    // An API client hanging up: the response stream closes, without an error.
+    if (++writes === 3) sink.destroy();
+  });
+  const outcome = await Promise.race([
+    exportAudit(store, 'jsonl', sink).then(
+      (n) => `resolved with ${n}`,
+      (err: unknown) => err,
+    ),
+    new Promise((resolve) => setTimeout(() => resolve('still waiting after 5 s'), 5000).unref()),
+  ]);
+  assert.ok(isSluiceError(outcome, 'AUDIT_EXPORT_ABORTED'), String(outcome));
+  assert.match(outcome.message, /stopped after \d+ records: its reader went away/);
+});
+
 forEachEngine('export applies filters and limits', async ({ store }) => {
   await fill(store, 30);
   const { sink, text } = slowSink();
