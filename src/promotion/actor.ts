@@ -35,8 +35,22 @@ export function actorFromPolicy(policy: LifecyclePolicy, name: string): Actor {
   };
 }
 
+/**
+ * The name the CLI acts under: SLUICE_USER when set, else the OS user. Not verified: whoever
+ * runs the CLI against the database can claim any name, which is why the server takes tokens.
+ */
+export function cliUserName(env: NodeJS.ProcessEnv = process.env): string {
+  if (env.SLUICE_USER) return env.SLUICE_USER;
+  try {
+    return userInfo().username;
+  } catch {
+    // A uid without a passwd entry (containers run under arbitrary uids).
+    return env.USER || env.LOGNAME || 'unknown';
+  }
+}
+
 export function cliActor(policy: LifecyclePolicy, env: NodeJS.ProcessEnv = process.env): Actor {
-  return actorFromPolicy(policy, env.SLUICE_USER || userInfo().username);
+  return actorFromPolicy(policy, cliUserName(env));
 }
 
 export function systemActor(name = 'system:auto-promote'): Actor {

@@ -10,9 +10,9 @@ import { stageByName } from '../policy/index.ts';
 import { inventoryFor, type Runtime } from '../runtime.ts';
 import { assertReportIsFor, MAX_REPORT_BYTES, parseTrivyReport } from '../scan/trivy.ts';
 import { requireRole, type Actor } from './actor.ts';
-import type { EvidenceRecord, EvidenceStatus } from './gate.ts';
+import { approvalIneligibility, type EvidenceRecord, type EvidenceStatus } from './gate.ts';
 import { ServiceNowClient } from '../integrations/servicenow.ts';
-import { insertEvidence } from './records.ts';
+import { changeAuthorsOf, insertEvidence } from './records.ts';
 import { previousStageOf, resolveStageImage, type StageImage } from './service.ts';
 
 /** Roles that may record facts (tests, builds, scans) for a team's images. */
@@ -205,6 +205,21 @@ export async function approve(rt: Runtime, actor: Actor, req: ApprovalRequest): 
         'FORBIDDEN',
         'forbidden',
         `${actor.name} is not in the approver group of ${def.type} (${def.group.join(', ')})`,
+      );
+    }
+    // Refused now rather than recorded and then silently ignored by the gate.
+    const authors = await changeAuthorsOf(rt.store, image.digest, stage.name);
+    const ineligible = actor.system
+      ? undefined
+      : approvalIneligibility(def, { recordedBy: actor.name, recordedRoles: actor.rolesFor(image.team) }, authors);
+    if (ineligible) {
+      throw new SluiceError(
+        ineligible.rule === 'four-eyes' ? 'FOUR_EYES' : 'FORBIDDEN',
+        'forbidden',
+        ineligible.rule === 'four-eyes'
+          ? `${ineligible.reason}: ${actor.name} requested the promotion of ${image.digest} into ${stage.name} or recorded its build; ${def.type} needs another ${def.role}`
+          : `${ineligible.reason}; the gate of ${stage.name} would not count this ${def.type}`,
+        { actor: actor.name, digest: image.digest, stage: stage.name },
       );
     }
   } catch (err) {

@@ -159,18 +159,36 @@ function judgeScan(input: GateInput): RequirementResult {
   };
 }
 
+export interface Ineligibility {
+  rule: 'role' | 'group' | 'four-eyes';
+  reason: string;
+}
+
+/**
+ * Why a decision by this approver does not count for `approval`, or undefined when it does.
+ * The gate and `sluice approve` ask the same question, so an approval that would be ignored
+ * is refused when it is given instead.
+ */
+export function approvalIneligibility(
+  approval: Approval,
+  approver: { recordedBy: string; recordedRoles: readonly string[] },
+  changeAuthors: readonly string[],
+): Ineligibility | undefined {
+  const who = approver.recordedBy;
+  if (!approver.recordedRoles.includes(approval.role))
+    return { rule: 'role', reason: `${who} does not hold role ${approval.role}` };
+  if (approval.group && !approval.group.includes(who))
+    return { rule: 'group', reason: `${who} is not in the approver group` };
+  if (approval.fourEyes && changeAuthors.includes(who))
+    return { rule: 'four-eyes', reason: `${who} cannot approve their own change (four eyes)` };
+  return undefined;
+}
+
 function judgeApproval(input: GateInput, approval: Approval): RequirementResult {
   const type = approval.type;
   const maxAge = maxAgeFor(input.policy, input.stage, type);
-  const authors = new Set(input.changeAuthors);
   const all = candidates(input, type).filter((e) => maxAge === undefined || input.now - e.recordedAt <= maxAge);
-  const eligible = (e: EvidenceRecord): string | undefined => {
-    if (!e.recordedRoles.includes(approval.role)) return `${e.recordedBy} does not hold role ${approval.role}`;
-    if (approval.group && !approval.group.includes(e.recordedBy)) return `${e.recordedBy} is not in the approver group`;
-    if (approval.fourEyes && authors.has(e.recordedBy))
-      return `${e.recordedBy} cannot approve their own change (four eyes)`;
-    return undefined;
-  };
+  const eligible = (e: EvidenceRecord) => approvalIneligibility(approval, e, input.changeAuthors)?.reason;
   // Each approver's newest decision counts once.
   const latestBy = new Map<string, EvidenceRecord>();
   for (const e of all) if (!latestBy.has(e.recordedBy)) latestBy.set(e.recordedBy, e);
@@ -212,9 +230,10 @@ function judgeApproval(input: GateInput, approval: Approval): RequirementResult 
 
 export function evaluateGate(input: GateInput): GateResult {
   const gate = input.stage.gate;
+  // Named in labels and details; a first stage has no `from` but may still carry a soak.
+  const from = input.stage.from ?? 'the previous stage';
   const results: RequirementResult[] = [];
   if (input.requiresPreviousStage) {
-    const from = input.stage.from ?? '';
     results.push(
       input.enteredPreviousStageAt === undefined
         ? {
@@ -265,7 +284,7 @@ export function evaluateGate(input: GateInput): GateResult {
         requirement: 'soak',
         kind: 'soak',
         status: 'missing',
-        detail: `needs ${formatDuration(gate.soak)} in ${input.stage.from}`,
+        detail: `needs ${formatDuration(gate.soak)} in ${from}`,
       });
     } else {
       const spent = input.now - since;
@@ -273,7 +292,7 @@ export function evaluateGate(input: GateInput): GateResult {
         requirement: 'soak',
         kind: 'soak',
         status: spent >= gate.soak ? 'passed' : 'failed',
-        detail: `${formatDuration(Math.max(0, spent))} of ${formatDuration(gate.soak)} in ${input.stage.from}`,
+        detail: `${formatDuration(Math.max(0, spent))} of ${formatDuration(gate.soak)} in ${from}`,
       });
     }
   }

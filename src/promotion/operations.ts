@@ -3,7 +3,7 @@ import { SluiceError, asSluiceError } from '../errors.ts';
 import { refreshReference } from '../inventory/sync.ts';
 import type { RegistryClient } from '../oci/client.ts';
 import { mapLimit } from '../oci/copy.ts';
-import { blobsOf } from '../oci/manifest.ts';
+import { blobsOf, formatPlatform } from '../oci/manifest.ts';
 import { isForeignLayer } from '../oci/mediatypes.ts';
 import { parseReference } from '../oci/reference.ts';
 import { parseRepositoryPath, repositoryFor, stageByName, teamByName } from '../policy/index.ts';
@@ -142,12 +142,17 @@ export interface DeployableReport {
   checks: DeployableCheck[];
 }
 
+/** `what` for a single image, `what platform` for one platform of an index. */
+function checkLabel(what: string, platform: string | undefined): string {
+  return platform ? `${what} ${platform}` : what;
+}
+
 async function blobsPresent(
   client: RegistryClient,
   repository: string,
   digest: string,
   checks: DeployableCheck[],
-  platform: string,
+  platform: string | undefined,
 ): Promise<string[]> {
   const m = await client.getManifest(repository, digest);
   const blobs = blobsOf(m).filter((b) => !isForeignLayer(b.mediaType));
@@ -159,7 +164,7 @@ async function blobsPresent(
       missing.push(`${b.digest} (size ${head.size}, manifest says ${b.size})`);
   });
   checks.push({
-    check: `blobs ${platform}`,
+    check: checkLabel('blobs', platform),
     ok: missing.length === 0,
     detail: missing.length === 0 ? `${blobs.length} blobs present` : `missing: ${missing.join(', ')}`,
   });
@@ -203,12 +208,10 @@ export async function verifyDeployable(
   const digests = [digest];
   if (top.kind === 'index') {
     for (const child of top.manifests) {
-      const platform = child.platform
-        ? `${child.platform.os}/${child.platform.architecture}${child.platform.variant ? `/${child.platform.variant}` : ''}`
-        : child.digest;
+      const platform = (child.platform && formatPlatform(child.platform)) || child.digest;
       const present = await client.headManifest(ref.repository, child.digest);
       checks.push({
-        check: `manifest ${platform}`,
+        check: checkLabel('manifest', platform),
         ok: !!present,
         detail: present ? child.digest : `child manifest ${child.digest} is missing`,
       });
@@ -216,7 +219,7 @@ export async function verifyDeployable(
       digests.push(child.digest);
     }
   } else {
-    await blobsPresent(client, ref.repository, digest, checks, '');
+    await blobsPresent(client, ref.repository, digest, checks, undefined);
   }
   const holds: Hold[] = await activeHolds(rt.store, digests);
   checks.push({

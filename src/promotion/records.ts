@@ -122,6 +122,27 @@ export async function enteredStageAt(
   return row?.finished_at ?? undefined;
 }
 
+/**
+ * Who had a hand in the change of promoting `digest` into `stage`: whoever requested it, in
+ * any attempt, and whoever recorded its build. Under four eyes none of them may approve it.
+ */
+export async function changeAuthorsOf(h: StoreHandle, digest: string, stage: string): Promise<string[]> {
+  const requesters = await h.db
+    .selectFrom('promotions')
+    .select('requested_by as name')
+    .where('digest', '=', digest)
+    .where('to_stage', '=', stage)
+    .where('kind', '=', 'promotion')
+    .execute();
+  const builders = await h.db
+    .selectFrom('evidence')
+    .select('recorded_by as name')
+    .where('digest', '=', digest)
+    .where('type', '=', 'build')
+    .execute();
+  return [...new Set([...requesters, ...builders].map((r) => r.name))];
+}
+
 export interface PromotionFilter {
   team?: string;
   repo?: string;
@@ -156,7 +177,8 @@ export function lockOwner(): string {
   return `${hostname()}:${process.pid}:${randomUUID()}`;
 }
 
-function ownerIsDead(owner: string): boolean {
+/** True only when the owner is a process of this host that no longer exists. */
+export function ownerIsDead(owner: string): boolean {
   const [host, pidText] = owner.split(':');
   const pid = Number(pidText);
   if (host !== hostname() || !Number.isInteger(pid) || pid <= 0 || pid === process.pid) return false;
@@ -166,6 +188,24 @@ function ownerIsDead(owner: string): boolean {
   } catch (err) {
     return (err as NodeJS.ErrnoException).code === 'ESRCH';
   }
+}
+
+/** `host:pid` of a lock owner, for messages (the nonce means nothing to a reader). */
+export function describeOwner(owner: string): string {
+  return owner.split(':').slice(0, 2).join(':');
+}
+
+export interface PromotionLock {
+  owner: string;
+  expires_at: number;
+}
+
+export async function readLock(h: StoreHandle, target: string): Promise<PromotionLock | undefined> {
+  return h.db
+    .selectFrom('promotion_locks')
+    .select(['owner', 'expires_at'])
+    .where('target', '=', target)
+    .executeTakeFirst();
 }
 
 /** Takes the promotion lock of a target; true when this owner holds it now. */

@@ -6,12 +6,13 @@
  *   record the attempt → copy (version tag written last by the copy engine) → sign if the
  *   stage signs → move the stage tag → record success.
  *
- * A failure or crash at any point leaves no moved stage tag without the copy; the attempt
- * row stays `running` and the next promotion of the same digest to the same target resumes
- * it (copy and tagging are idempotent).
+ * A failure or crash at any point leaves no moved stage tag without the copy. A failed
+ * attempt is closed as `failed`; one whose process died is closed as `abandoned` by the next
+ * promotion into the target (or the scheduler's sweep, see interrupted.ts). A new attempt
+ * gets a row of its own and completes the copy (copy and tagging are idempotent).
  */
 import { randomUUID } from 'node:crypto';
-import { SluiceError, asSluiceError } from '../errors.ts';
+import { SluiceError, asSluiceError, type ErrorCategory } from '../errors.ts';
 import { CopyEngine } from '../oci/copy.ts';
 import { parseReference, type Reference } from '../oci/reference.ts';
 import {
@@ -29,14 +30,18 @@ import { inventoryFor, type Runtime } from '../runtime.ts';
 import { refreshReference } from '../inventory/sync.ts';
 import { hasRole, requireRole, systemActor, type Actor } from './actor.ts';
 import { describeFailure, evaluateGate, type EvidenceRecord, type GateResult, type SignatureCheck } from './gate.ts';
+import { abandonInterrupted } from './interrupted.ts';
 import {
   acquireLock,
   activeHolds,
+  changeAuthorsOf,
   enteredStageAt,
   evidenceFor,
+  getPromotion,
   insertPromotion,
   listPromotions,
   lockOwner,
+  readLock,
   releaseLock,
   renewLock,
   updatePromotion,
@@ -196,7 +201,6 @@ export async function checkGate(
   const from = previousStageOf(policy, target);
   const evidence = await evidenceFor(rt.store, image.digest);
   const holds = await activeHolds(rt.store, [image.digest]);
-  const builders = evidence.filter((e) => e.type === 'build').map((e) => e.recordedBy);
   let signature: SignatureCheck | undefined;
   const gate = target.gate;
   if (gate.signature.required || gate.require.includes('signature')) {
@@ -224,7 +228,7 @@ export async function checkGate(
     digest: image.digest,
     now: rt.now(),
     evidence,
-    changeAuthors: [requester, ...builders],
+    changeAuthors: [requester, ...(await changeAuthorsOf(rt.store, image.digest, target.name))],
     ...(enteredPrevious !== undefined ? { enteredPreviousStageAt: enteredPrevious } : {}),
     requiresPreviousStage: !!from,
     holds: holds.map((h) => ({ kind: h.kind, reason: h.reason })),
@@ -243,8 +247,27 @@ export interface PromoteRequest {
   promotionId?: string;
 }
 
+/** Why a promotion may not run: the same for a dry run and a real one. */
+export interface PromotionRefusal {
+  code: string;
+  category: ErrorCategory;
+  message: string;
+}
+
 export type PromoteOutcome =
-  | { status: 'dry-run'; gate: GateResult; target: string; versionTag: string; stageTags: string[] }
+  | {
+      status: 'dry-run';
+      gate: GateResult;
+      target: string;
+      versionTag: string;
+      stageTags: string[];
+      /** Present when the real run would be refused: nothing would be copied or tagged. */
+      refused?: PromotionRefusal;
+      /** Present when the real run would wait for the next maintenance window. */
+      scheduledFor?: string;
+      /** The real run would go ahead outside the maintenance window (`force`). */
+      forced?: boolean;
+    }
   | { status: 'scheduled'; id: string; gate: GateResult; scheduledFor: string }
   | {
       status: 'succeeded';
@@ -271,12 +294,37 @@ function inWindow(stage: Stage, now: Date): boolean {
   return stage.maintenanceWindows.some((w) => activeWindow(w, now) !== undefined);
 }
 
-export async function promote(
+/** Everything a promotion will do, and whether it may, decided before anything changes. */
+interface PromotionPlan {
+  image: StageImage;
+  target: Stage;
+  from: Stage | undefined;
+  targetRegistry: RegistryRef;
+  targetRepository: string;
+  versionTag: string;
+  stageTags: string[];
+  gate: GateResult;
+  /** The first check that refuses the promotion. */
+  refusal?: SluiceError;
+  /** Outside the stage's maintenance window and not forced: when it will run. */
+  runsAt?: Date;
+  /** Goes ahead outside the maintenance window because operations forced it. */
+  forcedOutsideWindow: boolean;
+}
+
+/**
+ * Every check of a promotion, in the order the real run applies them: path, role, version
+ * tag, gate, immutable version tag, maintenance window. A dry run is this function and
+ * nothing else, so it can never promise what the real run refuses. Malformed requests and
+ * missing roles throw; refusals by policy or state are returned, for the caller to record.
+ */
+async function planPromotion(
   rt: Runtime,
   actor: Actor,
   req: PromoteRequest,
-  hooks: PromotionHooks = {},
-): Promise<PromoteOutcome> {
+  hooks: PromotionHooks,
+  now: Date,
+): Promise<PromotionPlan> {
   const policy = rt.policy;
   const target = mustStage(policy, req.to);
   const from = previousStageOf(policy, target);
@@ -295,9 +343,88 @@ export async function promote(
   requireRole(actor, image.team, `promote into ${target.name}`, target.responsibleRole);
   const versionTag = await versionTagOf(rt, image);
   const loc = repositoryFor(policy, { team: image.team, stage: target, repo: image.repo });
-  const targetReg = rt.registryForHost(loc.registry.host)!;
-  const stageTags = [target.stageTag, ...target.alsoTag];
-  const subject = `${targetReg.host}/${loc.repository}@${image.digest}`;
+  const targetRegistry = rt.registryForHost(loc.registry.host)!;
+  const plan: PromotionPlan = {
+    image,
+    target,
+    from,
+    targetRegistry,
+    targetRepository: loc.repository,
+    versionTag,
+    stageTags: [target.stageTag, ...target.alsoTag],
+    gate: (await checkGate(rt, image, target, actor.name, hooks, { willSign: !!target.sign && !!hooks.sign })).result,
+    forcedOutsideWindow: false,
+  };
+  if (!plan.gate.passed) {
+    return {
+      ...plan,
+      refusal: new SluiceError(
+        'GATE_FAILED',
+        'policy-violation',
+        `gate of ${target.name} is not satisfied for ${image.digest}: ${describeFailure(plan.gate)}`,
+        { digest: image.digest, stage: target.name, gate: plan.gate },
+      ),
+    };
+  }
+  if (target.immutableTags) {
+    const existing = await rt.pool.get(targetRegistry.host).headManifest(loc.repository, versionTag);
+    if (existing && existing.digest !== image.digest) {
+      return {
+        ...plan,
+        refusal: new SluiceError(
+          'TAG_IMMUTABLE',
+          'conflict',
+          `${loc.repository}:${versionTag} already points to ${existing.digest}; version tags in ${target.name} never move`,
+          { repository: loc.repository, reference: versionTag, digest: existing.digest },
+        ),
+      };
+    }
+  }
+  if (target.trigger === 'scheduled' && target.maintenanceWindows.length > 0 && !inWindow(target, now)) {
+    if (req.force) {
+      requireRole(
+        actor,
+        image.team,
+        `force a promotion into ${target.name} outside its maintenance window`,
+        'operations',
+      );
+      return { ...plan, forcedOutsideWindow: true };
+    }
+    const runsAt = nextWindowStart(target, now, policy.timeZone);
+    if (!runsAt)
+      throw new SluiceError('WINDOW_NONE', 'conflict', `stage ${target.name} has no upcoming maintenance window`);
+    return { ...plan, runsAt };
+  }
+  return plan;
+}
+
+export async function promote(
+  rt: Runtime,
+  actor: Actor,
+  req: PromoteRequest,
+  hooks: PromotionHooks = {},
+): Promise<PromoteOutcome> {
+  const now = new Date(rt.now());
+  const plan = await planPromotion(rt, actor, req, hooks, now);
+  const { image, target, from, gate, versionTag, stageTags, targetRegistry: targetReg } = plan;
+  const loc = { repository: plan.targetRepository };
+  const targetName = `${targetReg.host}/${loc.repository}`;
+  if (req.dryRun) {
+    return {
+      status: 'dry-run',
+      gate,
+      target: targetName,
+      versionTag,
+      stageTags,
+      ...(plan.refusal
+        ? { refused: { code: plan.refusal.code, category: plan.refusal.category, message: plan.refusal.message } }
+        : {}),
+      ...(plan.runsAt ? { scheduledFor: plan.runsAt.toISOString() } : {}),
+      ...(plan.forcedOutsideWindow ? { forced: true } : {}),
+    };
+  }
+
+  const subject = `${targetName}@${image.digest}`;
   // Every record of this promotion names the same actor, target and digest.
   const audit = (
     h: Parameters<Runtime['audit']>[0],
@@ -309,7 +436,7 @@ export async function promote(
     rt.audit(h, {
       actor: actor.name,
       action,
-      repository: `${targetReg.host}/${loc.repository}`,
+      repository: targetName,
       digest: image.digest,
       tag: versionTag,
       reason,
@@ -317,12 +444,6 @@ export async function promote(
       details,
     });
 
-  const evaluation = await checkGate(rt, image, target, actor.name, hooks, { willSign: !!target.sign && !!hooks.sign });
-  const gate = evaluation.result;
-  if (req.dryRun)
-    return { status: 'dry-run', gate, target: `${targetReg.host}/${loc.repository}`, versionTag, stageTags };
-
-  const now = new Date(rt.now());
   const base = {
     kind: 'promotion',
     team: image.team,
@@ -346,91 +467,69 @@ export async function promote(
     gate: JSON.stringify(gate),
     error: null,
   };
-  if (!gate.passed) {
+  if (plan.refusal) {
+    const refusal = plan.refusal;
+    const byGate = refusal.code === 'GATE_FAILED';
+    const error = byGate ? describeFailure(gate) : refusal.message;
     await rt.store.transaction(async (tx) => {
-      if (!actor.system)
-        await insertPromotion(tx, {
-          ...base,
+      // Every refused attempt is history (`promotions ls`); automatic triggers, which try
+      // whenever evidence arrives, leave only the audit record.
+      if (req.promotionId)
+        await updatePromotion(tx, req.promotionId, {
           status: 'refused',
           finished_at: now.getTime(),
-          error: describeFailure(gate),
+          gate: base.gate,
+          error,
         });
-      await audit(tx, 'promotion', 'denied', `gate of ${target.name} failed: ${describeFailure(gate)}`, {
+      else if (!actor.system)
+        await insertPromotion(tx, { ...base, status: 'refused', finished_at: now.getTime(), error });
+      await audit(tx, 'promotion', 'denied', byGate ? `gate of ${target.name} failed: ${error}` : error, {
         from: from?.name ?? null,
         to: target.name,
+        code: refusal.code,
       });
     });
-    await hooks.notify?.({
-      type: 'gate.failed',
-      subject,
-      summary: `gate of ${target.name} failed for ${image.repo}:${versionTag}`,
-      data: { gate },
-    });
-    throw new SluiceError(
-      'GATE_FAILED',
-      'policy-violation',
-      `gate of ${target.name} is not satisfied for ${image.digest}: ${describeFailure(gate)}`,
-      {
-        digest: image.digest,
-        stage: target.name,
-        gate,
-      },
+    await hooks.notify?.(
+      byGate
+        ? {
+            type: 'gate.failed',
+            subject,
+            summary: `gate of ${target.name} failed for ${image.repo}:${versionTag}`,
+            data: { gate },
+          }
+        : {
+            type: 'promotion.failed',
+            subject,
+            summary: `promotion of ${image.repo}:${versionTag} to ${target.name} refused: ${refusal.message}`,
+            data: { code: refusal.code },
+          },
     );
+    throw refusal;
   }
 
-  if (target.trigger === 'scheduled' && target.maintenanceWindows.length > 0 && !inWindow(target, now)) {
-    if (req.force) {
-      requireRole(
-        actor,
-        image.team,
-        `force a promotion into ${target.name} outside its maintenance window`,
-        'operations',
+  if (plan.runsAt) {
+    const at = plan.runsAt;
+    const id = req.promotionId ?? randomUUID();
+    await rt.store.transaction(async (tx) => {
+      if (!req.promotionId)
+        await insertPromotion(tx, { ...base, id, status: 'scheduled', scheduled_for: at.getTime() });
+      await audit(
+        tx,
+        'promotion.schedule',
+        'success',
+        `outside the maintenance window of ${target.name}; runs at ${at.toISOString()}`,
       );
-    } else {
-      const at = nextWindowStart(target, now, policy.timeZone);
-      if (!at)
-        throw new SluiceError('WINDOW_NONE', 'conflict', `stage ${target.name} has no upcoming maintenance window`);
-      const id = req.promotionId ?? randomUUID();
-      await rt.store.transaction(async (tx) => {
-        if (!req.promotionId)
-          await insertPromotion(tx, { ...base, id, status: 'scheduled', scheduled_for: at.getTime() });
-        await audit(
-          tx,
-          'promotion.schedule',
-          'success',
-          `outside the maintenance window of ${target.name}; runs at ${at.toISOString()}`,
-        );
-      });
-      return { status: 'scheduled', id, gate, scheduledFor: at.toISOString() };
-    }
+    });
+    return { status: 'scheduled', id, gate, scheduledFor: at.toISOString() };
   }
 
   const dst = rt.pool.get(targetReg.host);
-  if (target.immutableTags) {
-    const existing = await dst.headManifest(loc.repository, versionTag);
-    if (existing && existing.digest !== image.digest) {
-      throw new SluiceError(
-        'TAG_IMMUTABLE',
-        'conflict',
-        `${loc.repository}:${versionTag} already points to ${existing.digest}; version tags in ${target.name} never move`,
-        { repository: loc.repository, reference: versionTag, digest: existing.digest },
-      );
-    }
-  }
-
   const lockTarget = `${targetReg.name}/${loc.repository}`;
-  // Resume an attempt that did not finish (crash, registry failure) instead of starting anew.
-  const unfinished = (
-    await listPromotions(rt.store, {
-      team: image.team,
-      repo: image.repo,
-      stage: target.name,
-      digest: image.digest,
-      status: 'running',
-    })
-  )[0];
-  const id = req.promotionId ?? unfinished?.id ?? randomUUID();
+  // Each attempt has its own row and actor; one that was interrupted is closed, not resumed
+  // (copy and tagging are idempotent, so this attempt completes what it left).
+  const id = req.promotionId ?? randomUUID();
   const owner = lockOwner();
+  const lockBefore = await readLock(rt.store, lockTarget);
   if (!(await acquireLock(rt.store, lockTarget, owner, now.getTime(), LOCK_TTL_MS))) {
     throw new SluiceError(
       'PROMOTION_IN_PROGRESS',
@@ -446,8 +545,9 @@ export async function promote(
   }, LOCK_TTL_MS / 3);
   renewal.unref();
   try {
+    await abandonInterrupted(rt, { registry: targetReg.name, repository: loc.repository, lockBefore });
     await rt.store.transaction(async (tx) => {
-      if (unfinished || req.promotionId)
+      if (req.promotionId)
         await updatePromotion(tx, id, {
           status: 'running',
           started_at: now.getTime(),
@@ -456,7 +556,7 @@ export async function promote(
         });
       else await insertPromotion(tx, { ...base, id, status: 'running', started_at: now.getTime() });
     });
-    if (req.force && target.trigger === 'scheduled' && !inWindow(target, now)) {
+    if (plan.forcedOutsideWindow) {
       await audit(rt.store, 'promotion.force', 'success', `forced outside the maintenance window of ${target.name}`);
     }
     const copy = await new CopyEngine(rt.pool).copy({
@@ -528,7 +628,7 @@ export async function promote(
       id,
       gate,
       digest: image.digest,
-      target: `${targetReg.host}/${loc.repository}`,
+      target: targetName,
       versionTag,
       stageTags,
       previousDigest: prev ?? null,
@@ -538,11 +638,7 @@ export async function promote(
     const e = asSluiceError(err);
     await rt.store
       .transaction(async (tx) => {
-        // Still `running` (not failed) when the cause is transient, so a re-run resumes it.
-        await updatePromotion(tx, id, {
-          status: e.category === 'unavailable' ? 'running' : 'failed',
-          error: e.message,
-        });
+        await updatePromotion(tx, id, { status: 'failed', finished_at: rt.now(), error: e.message });
         await audit(tx, 'promotion', 'failure', e.message, { to: target.name, promotion: id, code: e.code });
       })
       .catch(() => undefined);
@@ -577,6 +673,8 @@ export async function runScheduledPromotions(
   actorFor: (name: string) => Actor,
   hooks: PromotionHooks = {},
 ): Promise<Array<{ id: string; status: string; error?: string }>> {
+  // The server runs this every minute: attempts a crash left `running` are closed here too.
+  await abandonInterrupted(rt);
   const due = await rt.store.db
     .selectFrom('promotions')
     .selectAll()
@@ -600,8 +698,15 @@ export async function runScheduledPromotions(
       out.push({ id: row.id, status: r.status });
     } catch (err) {
       const e = asSluiceError(err);
-      await updatePromotion(rt.store, row.id, { status: 'failed', error: e.message, finished_at: rt.now() });
-      out.push({ id: row.id, status: 'failed', error: e.message });
+      // A refusal or a failed copy has already closed the row with its own status.
+      await rt.store.db
+        .updateTable('promotions')
+        .set({ status: 'failed', error: e.message, finished_at: rt.now() })
+        .where('id', '=', row.id)
+        .where('status', 'in', ['scheduled', 'running'])
+        .execute();
+      const closed = await getPromotion(rt.store, row.id);
+      out.push({ id: row.id, status: closed?.status ?? 'failed', error: e.message });
     }
   }
   return out;

@@ -220,7 +220,7 @@ export interface PromotionsTable {
   stage_tag: string;
   /** What the stage tag pointed to before: the rollback target. */
   previous_digest: string | null;
-  /** scheduled | running | succeeded | failed | refused | cancelled */
+  /** scheduled | running | succeeded | failed | refused | abandoned (its process died) | cancelled */
   status: string;
   requested_by: string;
   requested_at: number;

@@ -6,6 +6,7 @@ import { approve, recordEvidence } from '../../promotion/evidence.ts';
 import type { GateResult } from '../../promotion/gate.ts';
 import { promotionHooks } from '../../promotion/hooks.ts';
 import { addHold, releaseHold, rollback, verifyDeployable } from '../../promotion/operations.ts';
+import { abandonInterrupted } from '../../promotion/interrupted.ts';
 import { listPromotions } from '../../promotion/records.ts';
 import {
   autoPromote,
@@ -182,11 +183,15 @@ export function registerPromotionCommands(program: Command, ctx: CliContext): vo
       );
       emit(ctx.w, g.output, out, {
         text: () => {
-          if (out.status === 'dry-run')
-            return (
-              gateTable(out.gate) +
-              `would copy to ${out.target}:${out.versionTag} and move ${out.stageTags.join(', ')}\n`
-            );
+          if (out.status === 'dry-run') {
+            const would = out.refused
+              ? `would be refused: ${out.refused.message}`
+              : out.scheduledFor
+                ? `would be scheduled for ${out.scheduledFor} (next maintenance window)`
+                : `would copy to ${out.target}:${out.versionTag} and move ${out.stageTags.join(', ')}` +
+                  (out.forced ? ' (forced outside the maintenance window)' : '');
+            return gateTable(out.gate) + would + '\n';
+          }
           if (out.status === 'scheduled')
             return (
               gateTable(out.gate) + `scheduled for ${out.scheduledFor} (next maintenance window), promotion ${out.id}\n`
@@ -194,8 +199,10 @@ export function registerPromotionCommands(program: Command, ctx: CliContext): vo
           return `promoted ${out.digest} to ${out.target}:${out.versionTag} (${out.stageTags.join(', ')} moved${out.previousDigest ? `; previous ${shortDigest(out.previousDigest)}` : ''})\n`;
         },
       });
-      if (out.status === 'dry-run' && !out.gate.passed)
-        throw new SluiceError('GATE_FAILED', 'policy-violation', 'gate not passed', { reported: true });
+      if (out.status === 'dry-run' && out.refused)
+        throw new SluiceError(out.refused.code, out.refused.category, out.refused.message, {
+          reported: true,
+        });
     });
 
   program
@@ -256,6 +263,8 @@ export function registerPromotionCommands(program: Command, ctx: CliContext): vo
       ) => {
         const g = ctx.globals(cmd);
         const rt = await ctx.runtime(g);
+        // An attempt whose process died must not read as `running`.
+        await abandonInterrupted(rt);
         const rows = await listPromotions(rt.store, opts);
         const view = rows.map((r) => ({
           ...r,

@@ -1,7 +1,6 @@
 /** `sluice serve`, `sluice token create|ls|revoke`, `sluice audit ls|verify|export`. */
 import { existsSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
-import { userInfo } from 'node:os';
 import { resolve } from 'node:path';
 import { Writable } from 'node:stream';
 import { Option, type Command } from 'commander';
@@ -16,6 +15,7 @@ import {
 } from '../../audit/index.ts';
 import { createToken, DEFAULT_TOKEN_LIFETIME, listTokens, revokeToken, type TokenInfo } from '../../auth/index.ts';
 import { SluiceError } from '../../errors.ts';
+import { cliUserName } from '../../promotion/actor.ts';
 import { DEFAULT_POLICY_FILE, ROLES, parseDuration, renderInitFile } from '../../policy/index.ts';
 import { positiveInt } from '../args.ts';
 import type { CliContext } from '../context.ts';
@@ -25,14 +25,9 @@ function collect(value: string, previous: string[] = []): string[] {
   return [...previous, value];
 }
 
-/** Who runs the command, for the audit log: --actor, else the OS user. */
+/** Who runs the command, for the audit log: --actor, else the CLI's acting user. */
 function actorFrom(opts: { actor?: string }, env: NodeJS.ProcessEnv): string {
-  if (opts.actor) return opts.actor;
-  try {
-    return userInfo().username;
-  } catch {
-    return env.USER ?? env.LOGNAME ?? 'unknown';
-  }
+  return opts.actor || cliUserName(env);
 }
 
 /** An ISO-8601 time, or a duration meaning that long ago (`24h`, `7d`). */

@@ -10,6 +10,7 @@ import { after, before, describe, test } from 'node:test';
 import { buildImage, pushImage, skopeoDigest, skopeoListTags } from '../../helpers/images.ts';
 import { startProxy, type ProxyHandle } from '../../helpers/proxy.ts';
 import { startRegistry, type RegistryHandle } from '../../helpers/registry.ts';
+import { ENGINES, POSTGRES_DISABLED, POSTGRES_SKIP_MESSAGE } from '../../helpers/db.ts';
 import { createWorkspace, type Workspace } from '../../helpers/workspace.ts';
 import { actorFromPolicy } from '../../../src/promotion/actor.ts';
 import { listPromotions } from '../../../src/promotion/records.ts';
@@ -23,23 +24,22 @@ let ws: Workspace;
 
 type Node = { items: Array<{ set: (k: string, v: unknown) => void; get: (k: string) => unknown }> };
 
+function editPolicy(doc: Parameters<NonNullable<Parameters<typeof createWorkspace>[0]['edit']>>[0]): void {
+  const stages = doc.getIn(['spec', 'stages']) as Node;
+  for (const s of stages.items) {
+    s.set('gate', { require: [] });
+    s.set('trigger', 'manual');
+  }
+  stages.items[3]!.set('trigger', 'scheduled');
+  // A window that is never open now: 12 hours away from the current UTC hour.
+  const hour = (new Date().getUTCHours() + 12) % 24;
+  stages.items[3]!.set('maintenanceWindows', [{ cron: `0 ${hour} * * *`, duration: '1h', timeZone: 'UTC' }]);
+}
+
 before(async () => {
   reg = await startRegistry();
   proxy = await startProxy(reg);
-  ws = await createWorkspace({
-    registries: [{ name: 'local', url: proxy.url }],
-    edit: (doc) => {
-      const stages = doc.getIn(['spec', 'stages']) as Node;
-      for (const s of stages.items) {
-        s.set('gate', { require: [] });
-        s.set('trigger', 'manual');
-      }
-      stages.items[3]!.set('trigger', 'scheduled');
-      // A window that is never open now: 12 hours away from the current UTC hour.
-      const hour = (new Date().getUTCHours() + 12) % 24;
-      stages.items[3]!.set('maintenanceWindows', [{ cron: `0 ${hour} * * *`, duration: '1h', timeZone: 'UTC' }]);
-    },
-  });
+  ws = await createWorkspace({ registries: [{ name: 'local', url: proxy.url }], edit: editPolicy });
 });
 after(async () => {
   await ws?.cleanup();
@@ -47,20 +47,20 @@ after(async () => {
   await reg?.stop();
 });
 
-const as = (user: string, args: string[]) => ws.cli(args, { SLUICE_USER: user });
+const as = (user: string, args: string[], w: Workspace = ws) => w.cli(args, { SLUICE_USER: user });
 
 async function image(repo: string, tag: string): Promise<string> {
   const img = await buildImage({ layers: 2 });
   return (await pushImage(img, reg, `${repo}:${tag}`)).digest;
 }
 
-async function toStaging(repo: string, tag: string): Promise<string> {
+async function toStaging(repo: string, tag: string, w: Workspace = ws): Promise<string> {
   const d = await image(`acme-dev/${repo}`, tag);
   for (const [user, stage] of [
     ['alice', 'dev'],
     ['bob', 'staging'],
   ] as const) {
-    const r = await as(user, ['promote', `acme/${repo}:${tag}`, '--to', stage]);
+    const r = await as(user, ['promote', `acme/${repo}:${tag}`, '--to', stage], w);
     assert.equal(r.code, 0, r.stderr);
   }
   return d;
@@ -138,57 +138,160 @@ describe('promotion safety', () => {
     assert.equal(await skopeoDigest(reg, 'acme-preprod/flaky:preprod'), d);
     const rt = await ws.runtime();
     const rows = await listPromotions(rt.store, { repo: 'flaky', stage: 'preprod' });
-    assert.equal(rows.length, 1, 'the retry resumed the same attempt');
-    assert.equal(rows[0]!.status, 'succeeded');
-  });
-
-  test('a process killed mid-promotion leaves no stage tag; the next run completes it', async () => {
-    const d = await toStaging('crash', '3.0.0-1');
-    // Hold every blob mount into the target so the process is surely inside the copy when killed.
-    const stall = proxy.inject({
-      kind: 'delay',
-      ms: 30_000,
-      method: 'POST',
-      path: /^\/v2\/acme-preprod\/crash\/blobs\/uploads\//,
-      times: Infinity,
-    });
-    const child = spawn(
-      process.execPath,
-      [
-        path.resolve(import.meta.dirname, '../../../bin/sluice.js'),
-        '--config',
-        ws.configPath,
-        'promote',
-        'acme/crash:3.0.0-1',
-        '--to',
-        'preprod',
-      ],
-      {
-        env: { ...process.env, ...ws.env, SLUICE_USER: 'carol' },
-        stdio: 'ignore',
-      },
-    );
-    for (let i = 0; i < 200 && stall.hits === 0; i++) await new Promise((r) => setTimeout(r, 50));
-    assert.ok(stall.hits > 0, 'the promotion reached the copy');
-    child.kill('SIGKILL');
-    await new Promise((r) => child.once('exit', r));
-    stall.remove();
-    assert.deepEqual(
-      await skopeoListTags(reg, 'acme-preprod/crash').catch(() => []),
-      [],
-      'nothing tagged by the killed run',
-    );
-    const rt = await ws.runtime();
-    assert.equal((await listPromotions(rt.store, { repo: 'crash', stage: 'preprod' }))[0]?.status, 'running');
-    const again = await as('carol', ['promote', 'acme/crash:3.0.0-1', '--to', 'preprod']);
-    assert.equal(again.code, 0, again.stderr);
-    assert.equal(await skopeoDigest(reg, 'acme-preprod/crash:3.0.0-1'), d);
-    assert.equal(await skopeoDigest(reg, 'acme-preprod/crash:preprod'), d);
-    const rows = await listPromotions(rt.store, { repo: 'crash', stage: 'preprod' });
     assert.deepEqual(
       rows.map((r) => r.status),
-      ['succeeded'],
+      ['succeeded', 'failed'],
+      'the failed attempt is closed with its error; the retry is an attempt of its own',
     );
+    assert.match(rows[1]!.error ?? '', /PUT manifest acme-preprod\/flaky/);
+    assert.notEqual(rows[1]!.finished_at, null);
+  });
+
+  for (const engine of ENGINES) {
+    test(
+      `a process killed mid-promotion leaves no stage tag; its attempt is abandoned and a new one by another actor completes it [${engine}]`,
+      { skip: engine === 'postgres' && POSTGRES_DISABLED ? POSTGRES_SKIP_MESSAGE : false },
+      async () => {
+        const w = await createWorkspace({ registries: [{ name: 'local', url: proxy.url }], engine, edit: editPolicy });
+        try {
+          const repo = `crash-${engine}`;
+          const d = await toStaging(repo, '3.0.0-1', w);
+          // Hold every blob mount into the target so the process is surely inside the copy when killed.
+          const stall = proxy.inject({
+            kind: 'delay',
+            ms: 30_000,
+            method: 'POST',
+            path: new RegExp(`^/v2/acme-preprod/${repo}/blobs/uploads/`),
+            times: Infinity,
+          });
+          const child = spawn(
+            process.execPath,
+            [
+              path.resolve(import.meta.dirname, '../../../bin/sluice.js'),
+              '--config',
+              w.configPath,
+              'promote',
+              `acme/${repo}:3.0.0-1`,
+              '--to',
+              'preprod',
+            ],
+            {
+              env: { ...process.env, ...w.env, SLUICE_USER: 'carol' },
+              stdio: 'ignore',
+            },
+          );
+          for (let i = 0; i < 200 && stall.hits === 0; i++) await new Promise((r) => setTimeout(r, 50));
+          assert.ok(stall.hits > 0, 'the promotion reached the copy');
+          child.kill('SIGKILL');
+          await new Promise((r) => child.once('exit', r));
+          stall.remove();
+          assert.deepEqual(
+            await skopeoListTags(reg, `acme-preprod/${repo}`).catch(() => []),
+            [],
+            'nothing tagged by the killed run',
+          );
+          const rt = await w.runtime();
+          const [killed] = await listPromotions(rt.store, { repo, stage: 'preprod' });
+          assert.equal(killed?.status, 'running');
+          assert.equal(killed?.requested_by, 'carol');
+
+          // frank (platform-admin) promotes the same digest after the crash.
+          const again = await as('frank', ['promote', `acme/${repo}:3.0.0-1`, '--to', 'preprod', '-o', 'json'], w);
+          assert.equal(again.code, 0, again.stderr);
+          assert.equal(await skopeoDigest(reg, `acme-preprod/${repo}:3.0.0-1`), d);
+          assert.equal(await skopeoDigest(reg, `acme-preprod/${repo}:preprod`), d);
+          const rows = await listPromotions(rt.store, { repo, stage: 'preprod' });
+          assert.deepEqual(
+            rows.map((r) => [r.status, r.requested_by]),
+            [
+              ['succeeded', 'frank'],
+              ['abandoned', 'carol'],
+            ],
+          );
+          assert.equal(rows[0]!.id, JSON.parse(again.stdout).id, 'the new attempt has a row of its own');
+          assert.equal(rows[1]!.id, killed!.id);
+          assert.match(rows[1]!.error ?? '', new RegExp(`interrupted: its process [^:]+:${child.pid} is gone`));
+
+          const audit = JSON.parse(
+            (await w.cli(['audit', 'ls', '--action', 'promotion.abandoned', '-o', 'json'])).stdout,
+          );
+          assert.equal(audit.length, 1, 'the abandoned attempt is audited once');
+          assert.equal(audit[0].result, 'failure');
+          assert.equal(audit[0].digest, d);
+          assert.equal(audit[0].details.promotion, killed!.id);
+          assert.equal(audit[0].details.requestedBy, 'carol');
+          assert.match(audit[0].reason, /requested by carol, was interrupted/);
+          const success = JSON.parse(
+            (await w.cli(['audit', 'ls', '--action', 'promotion', '--result', 'success', '-o', 'json'])).stdout,
+          ).filter((a: { tag: string; details: { to: string } }) => a.details.to === 'preprod');
+          assert.deepEqual(
+            success.map((a: { actor: string }) => a.actor),
+            ['frank'],
+            "the promotion into preprod is recorded as the new actor's",
+          );
+        } finally {
+          await w.cleanup();
+        }
+      },
+    );
+  }
+
+  test('promotions ls closes attempts whose lock owner is dead or gone, and leaves a live one running', async () => {
+    const rt = await ws.runtime();
+    const { hostname } = await import('node:os');
+    const { insertPromotion } = await import('../../../src/promotion/records.ts');
+    const dead = spawn('true');
+    await new Promise((r) => dead.once('exit', r));
+    const now = Date.now();
+    const attempt = (repository: string) => ({
+      kind: 'promotion',
+      team: 'acme',
+      repo: 'sweep',
+      digest: `sha256:${'1'.repeat(64)}`,
+      from_stage: 'staging',
+      to_stage: 'preprod',
+      source_registry: 'local',
+      source_repository: 'acme-staging/sweep',
+      target_registry: 'local',
+      target_repository: repository,
+      version_tag: '1.0.0-1',
+      stage_tag: 'preprod',
+      previous_digest: null,
+      status: 'running',
+      requested_by: 'carol',
+      requested_at: now,
+      scheduled_for: null,
+      started_at: now,
+      finished_at: null,
+      forced: 0,
+      gate: null,
+      error: null,
+    });
+    const deadOwner = await insertPromotion(rt.store, attempt('acme-preprod/sweep-dead'));
+    const noLock = await insertPromotion(rt.store, attempt('acme-preprod/sweep-nolock'));
+    const live = await insertPromotion(rt.store, attempt('acme-preprod/sweep-live'));
+    await rt.store.db
+      .insertInto('promotion_locks')
+      .values([
+        { target: 'local/acme-preprod/sweep-dead', owner: `${hostname()}:${dead.pid}:x`, expires_at: now + 60_000 },
+        { target: 'local/acme-preprod/sweep-live', owner: `${hostname()}:${process.pid}:y`, expires_at: now + 60_000 },
+      ])
+      .execute();
+    const ls = await ws.cli(['promotions', 'ls', '--repo', 'sweep', '-o', 'json']);
+    assert.equal(ls.code, 0, ls.stderr);
+    const status = new Map(
+      (JSON.parse(ls.stdout) as Array<{ id: string; status: string }>).map((r) => [r.id, r.status]),
+    );
+    assert.equal(status.get(deadOwner), 'abandoned');
+    assert.equal(status.get(noLock), 'abandoned');
+    assert.equal(status.get(live), 'running', 'a live lock holder is left alone');
+    await ws.cli(['promotions', 'ls', '--repo', 'sweep']);
+    const audit = JSON.parse((await ws.cli(['audit', 'ls', '--action', 'promotion.abandoned', '-o', 'json'])).stdout);
+    const sweep = audit.filter((a: { details: { promotion: string } }) =>
+      [deadOwner, noLock, live].includes(a.details.promotion),
+    );
+    assert.equal(sweep.length, 2, 'each abandoned attempt is audited once, however often it is looked at');
+    await rt.store.db.deleteFrom('promotion_locks').where('target', 'like', 'local/acme-preprod/sweep-%').execute();
   });
 
   test('evidence and promotions bind to the digest resolved first, not to a tag that moves', async () => {
@@ -239,6 +342,11 @@ describe('promotion safety', () => {
   test('prod waits for its maintenance window unless operations forces it; rollback returns to the previous digest', async () => {
     const v1 = await toStaging('app', '5.0.0-1');
     assert.equal((await as('carol', ['promote', 'acme/app:5.0.0-1', '--to', 'preprod'])).code, 0);
+    // The dry run says what the real run does: wait for the window.
+    const dry = await as('dave', ['promote', 'acme/app:5.0.0-1', '--to', 'prod', '--dry-run']);
+    assert.equal(dry.code, 0, dry.stderr);
+    assert.match(dry.stdout, /would be scheduled for \S+ \(next maintenance window\)/);
+    assert.doesNotMatch(dry.stdout, /would copy/);
     const scheduled = await as('dave', ['promote', 'acme/app:5.0.0-1', '--to', 'prod', '-o', 'json']);
     assert.equal(scheduled.code, 0, scheduled.stderr);
     const s = JSON.parse(scheduled.stdout);

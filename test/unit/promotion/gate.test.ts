@@ -2,7 +2,12 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
 import { defaultPolicy, stageByName, type Stage } from '../../../src/policy/index.ts';
-import { evaluateGate, type EvidenceRecord, type GateInput } from '../../../src/promotion/gate.ts';
+import {
+  approvalIneligibility,
+  evaluateGate,
+  type EvidenceRecord,
+  type GateInput,
+} from '../../../src/promotion/gate.ts';
 
 const policy = defaultPolicy();
 const A = 'sha256:' + 'a'.repeat(64);
@@ -163,6 +168,46 @@ describe('preprod gate: approvals', () => {
       evidence: [...facts(), qa('bob'), qa('dan'), qa('eve', { status: 'failed', recordedAt: NOW })],
     });
     assert.equal(statusOf(rejected, 'qa-approval'), 'failed');
+  });
+});
+
+describe('approvalIneligibility: the one rule the gate and `sluice approve` share', () => {
+  const approval = { type: 'qa-approval', role: 'qa' as const, quorum: 1, fourEyes: true };
+  it('counts a qa member who had no hand in the change', () => {
+    assert.equal(approvalIneligibility(approval, { recordedBy: 'bob', recordedRoles: ['qa'] }, ['carol']), undefined);
+  });
+  it('names the rule that excludes an approver', () => {
+    assert.equal(
+      approvalIneligibility(approval, { recordedBy: 'frank', recordedRoles: ['platform-admin'] }, [])?.rule,
+      'role',
+    );
+    assert.equal(
+      approvalIneligibility({ ...approval, group: ['bob'] }, { recordedBy: 'dan', recordedRoles: ['qa'] }, [])?.rule,
+      'group',
+    );
+    assert.equal(
+      approvalIneligibility(approval, { recordedBy: 'carol', recordedRoles: ['qa'] }, ['carol'])?.rule,
+      'four-eyes',
+    );
+    assert.equal(
+      approvalIneligibility({ ...approval, fourEyes: false }, { recordedBy: 'carol', recordedRoles: ['qa'] }, [
+        'carol',
+      ]),
+      undefined,
+    );
+  });
+});
+
+describe('requirement labels', () => {
+  it('a first stage with a soak names "the previous stage", never "undefined" or an empty name', () => {
+    const dev = stageByName(policy, 'dev')!;
+    const soaking: Stage = { ...dev, gate: { ...dev.gate, soak: H } };
+    const r = evaluateGate({ ...input('dev', [ev('build'), ev('unit-tests'), ev('code-quality')]), stage: soaking });
+    for (const x of r.requirements) {
+      assert.match(x.requirement, /^\S+( \S+)*$/, `requirement "${x.requirement}"`);
+      assert.doesNotMatch(x.detail, /undefined| $/, `detail "${x.detail}"`);
+    }
+    assert.match(r.requirements.find((x) => x.requirement === 'soak')!.detail, /in the previous stage/);
   });
 });
 
