@@ -189,7 +189,7 @@ async function applyTagState(
     .select(['tag', 'digest'])
     .where('registry', '=', reg.name)
     .where('repository', '=', repository)
-    .$if(scope !== 'all', (q) => q.where('tag', 'in', [...(scope as Set<string>), '\u0000']))
+    .$if(scope !== 'all', (q) => q.where('tag', 'in', [...(scope as Set<string>)]))
     .execute();
   const before = new Map(stored.map((r) => [r.tag, r.digest]));
   const changes: TagChange[] = [];
