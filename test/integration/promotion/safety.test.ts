@@ -11,344 +11,366 @@ import { buildImage, pushImage, skopeoDigest, skopeoListTags } from '../../helpe
 import { startProxy, type ProxyHandle } from '../../helpers/proxy.ts';
 import { startRegistry, type RegistryHandle } from '../../helpers/registry.ts';
 import { createWorkspace, type Workspace } from '../../helpers/workspace.ts';
+import { describeEachEngine } from '../../helpers/db.ts';
 import { actorFromPolicy } from '../../../src/promotion/actor.ts';
 import { listPromotions } from '../../../src/promotion/records.ts';
 import { promote, runScheduledPromotions } from '../../../src/promotion/service.ts';
 import { openRuntime } from '../../../src/runtime.ts';
 import { isSluiceError } from '../../../src/errors.ts';
 
-let reg: RegistryHandle;
-let proxy: ProxyHandle;
-let ws: Workspace;
-
 type Node = { items: Array<{ set: (k: string, v: unknown) => void; get: (k: string) => unknown }> };
 
-before(async () => {
-  reg = await startRegistry();
-  proxy = await startProxy(reg);
-  ws = await createWorkspace({
-    registries: [{ name: 'local', url: proxy.url }],
-    edit: (doc) => {
-      const stages = doc.getIn(['spec', 'stages']) as Node;
-      for (const s of stages.items) {
-        s.set('gate', { require: [] });
-        s.set('trigger', 'manual');
-      }
-      stages.items[3]!.set('trigger', 'scheduled');
-      // A window that is never open now: 12 hours away from the current UTC hour.
-      const hour = (new Date().getUTCHours() + 12) % 24;
-      stages.items[3]!.set('maintenanceWindows', [{ cron: `0 ${hour} * * *`, duration: '1h', timeZone: 'UTC' }]);
-    },
-  });
-});
-after(async () => {
-  await ws?.cleanup();
-  await proxy?.close();
-  await reg?.stop();
-});
+// Each engine's suite has a registry of its own: the tests fill stage repositories and count
+// requests at the proxy, and the second suite must start from the same empty registry.
+describeEachEngine('promotion', (engine) => {
+  let reg: RegistryHandle;
+  let proxy: ProxyHandle;
+  let ws: Workspace;
 
-const as = (user: string, args: string[]) => ws.cli(args, { SLUICE_USER: user });
-
-async function image(repo: string, tag: string): Promise<string> {
-  const img = await buildImage({ layers: 2 });
-  return (await pushImage(img, reg, `${repo}:${tag}`)).digest;
-}
-
-async function toStaging(repo: string, tag: string): Promise<string> {
-  const d = await image(`acme-dev/${repo}`, tag);
-  for (const [user, stage] of [
-    ['alice', 'dev'],
-    ['bob', 'staging'],
-  ] as const) {
-    const r = await as(user, ['promote', `acme/${repo}:${tag}`, '--to', stage]);
-    assert.equal(r.code, 0, r.stderr);
-  }
-  return d;
-}
-
-describe('promotion safety', () => {
-  test('three promotions of the same tag to the same stage at once: one winner, consistent state', async () => {
-    const d = await toStaging('race', '1.0.0-1');
-    const results = await Promise.all(
-      [1, 2, 3].map(() => as('carol', ['promote', 'acme/race:1.0.0-1', '--to', 'preprod', '-o', 'json'])),
-    );
-    assert.ok(
-      results.some((r) => r.code === 0),
-      results.map((r) => r.stderr).join('\n'),
-    );
-    for (const loser of results.filter((r) => r.code !== 0)) assert.match(loser.stderr, /PROMOTION_IN_PROGRESS/);
-    assert.equal(await skopeoDigest(reg, 'acme-preprod/race:preprod'), d);
-    assert.equal(await skopeoDigest(reg, 'acme-preprod/race:1.0.0-1'), d);
-    const rt = await ws.runtime();
-    const rows = await listPromotions(rt.store, { repo: 'race', stage: 'preprod' });
-    assert.equal(rows.filter((r) => r.status === 'running').length, 0);
-    assert.ok(rows.filter((r) => r.status === 'succeeded').length >= 1);
-    assert.equal(
-      await rt.store.db
-        .selectFrom('promotion_locks')
-        .selectAll()
-        .execute()
-        .then((l) => l.length),
-      0,
-      'no lock left',
-    );
-  });
-
-  test('a lock held by a process that died is taken over; a live one is not', async () => {
-    const rt = await ws.runtime();
-    const dead = spawn('true');
-    await new Promise((r) => dead.once('exit', r));
-    const { hostname } = await import('node:os');
-    const { acquireLock, lockOwner } = await import('../../../src/promotion/records.ts');
-    const now = Date.now();
-    await rt.store.db
-      .insertInto('promotion_locks')
-      .values({ target: 't1', owner: `${hostname()}:${dead.pid}:x`, expires_at: now + 60_000 })
-      .execute();
-    assert.equal(await acquireLock(rt.store, 't1', lockOwner(), now, 60_000), true, 'dead owner on this host');
-    await rt.store.db
-      .insertInto('promotion_locks')
-      .values({ target: 't2', owner: `${hostname()}:${process.pid}:other`, expires_at: now + 60_000 })
-      .execute();
-    assert.equal(await acquireLock(rt.store, 't2', lockOwner(), now, 60_000), false, 'live owner');
-    await rt.store.db
-      .insertInto('promotion_locks')
-      .values({ target: 't3', owner: 'elsewhere:1:x', expires_at: now + 60_000 })
-      .execute();
-    assert.equal(await acquireLock(rt.store, 't3', lockOwner(), now, 60_000), false, 'another host, not expired');
-    assert.equal(await acquireLock(rt.store, 't3', lockOwner(), now + 61_000, 60_000), true, 'another host, expired');
-  });
-
-  test('a registry failure mid-copy leaves nothing tagged; a retry completes it', async () => {
-    const d = await toStaging('flaky', '2.0.0-1');
-    const fault = proxy.inject({
-      kind: 'status',
-      status: 500,
-      method: 'PUT',
-      path: /^\/v2\/acme-preprod\/flaky\/manifests\//,
-      times: Infinity,
-    });
-    const failed = await as('carol', ['promote', 'acme/flaky:2.0.0-1', '--to', 'preprod']);
-    fault.remove();
-    assert.equal(failed.code, 1);
-    assert.match(failed.stderr, /PUT manifest acme-preprod\/flaky/);
-    assert.deepEqual(await skopeoListTags(reg, 'acme-preprod/flaky').catch(() => []), [], 'no tag after a failed copy');
-    const retry = await as('carol', ['promote', 'acme/flaky:2.0.0-1', '--to', 'preprod', '-o', 'json']);
-    assert.equal(retry.code, 0, retry.stderr);
-    assert.equal(await skopeoDigest(reg, 'acme-preprod/flaky:preprod'), d);
-    const rt = await ws.runtime();
-    const rows = await listPromotions(rt.store, { repo: 'flaky', stage: 'preprod' });
-    assert.equal(rows.length, 1, 'the retry resumed the same attempt');
-    assert.equal(rows[0]!.status, 'succeeded');
-  });
-
-  test('a process killed mid-promotion leaves no stage tag; the next run completes it', async () => {
-    const d = await toStaging('crash', '3.0.0-1');
-    // Hold every blob mount into the target so the process is surely inside the copy when killed.
-    const stall = proxy.inject({
-      kind: 'delay',
-      ms: 30_000,
-      method: 'POST',
-      path: /^\/v2\/acme-preprod\/crash\/blobs\/uploads\//,
-      times: Infinity,
-    });
-    const child = spawn(
-      process.execPath,
-      [
-        path.resolve(import.meta.dirname, '../../../bin/sluice.js'),
-        '--config',
-        ws.configPath,
-        'promote',
-        'acme/crash:3.0.0-1',
-        '--to',
-        'preprod',
-      ],
-      {
-        env: { ...process.env, ...ws.env, SLUICE_USER: 'carol' },
-        stdio: 'ignore',
+  before(async () => {
+    reg = await startRegistry();
+    proxy = await startProxy(reg);
+    ws = await createWorkspace({
+      engine,
+      registries: [{ name: 'local', url: proxy.url }],
+      edit: (doc) => {
+        const stages = doc.getIn(['spec', 'stages']) as Node;
+        for (const s of stages.items) {
+          s.set('gate', { require: [] });
+          s.set('trigger', 'manual');
+        }
+        stages.items[3]!.set('trigger', 'scheduled');
+        // A window that is never open now: 12 hours away from the current UTC hour.
+        const hour = (new Date().getUTCHours() + 12) % 24;
+        stages.items[3]!.set('maintenanceWindows', [{ cron: `0 ${hour} * * *`, duration: '1h', timeZone: 'UTC' }]);
       },
-    );
-    for (let i = 0; i < 200 && stall.hits === 0; i++) await new Promise((r) => setTimeout(r, 50));
-    assert.ok(stall.hits > 0, 'the promotion reached the copy');
-    child.kill('SIGKILL');
-    await new Promise((r) => child.once('exit', r));
-    stall.remove();
-    assert.deepEqual(
-      await skopeoListTags(reg, 'acme-preprod/crash').catch(() => []),
-      [],
-      'nothing tagged by the killed run',
-    );
-    const rt = await ws.runtime();
-    assert.equal((await listPromotions(rt.store, { repo: 'crash', stage: 'preprod' }))[0]?.status, 'running');
-    const again = await as('carol', ['promote', 'acme/crash:3.0.0-1', '--to', 'preprod']);
-    assert.equal(again.code, 0, again.stderr);
-    assert.equal(await skopeoDigest(reg, 'acme-preprod/crash:3.0.0-1'), d);
-    assert.equal(await skopeoDigest(reg, 'acme-preprod/crash:preprod'), d);
-    const rows = await listPromotions(rt.store, { repo: 'crash', stage: 'preprod' });
-    assert.deepEqual(
-      rows.map((r) => r.status),
-      ['succeeded'],
-    );
+    });
+  });
+  after(async () => {
+    await ws?.cleanup();
+    await proxy?.close();
+    await reg?.stop();
   });
 
-  test('evidence and promotions bind to the digest resolved first, not to a tag that moves', async () => {
-    const wsStrict = await createWorkspace({ registries: [{ name: 'local', url: reg.url }] });
-    try {
-      const a = await image('acme-dev/moving', '1.0.0-1');
-      for (const type of ['build', 'unit-tests', 'code-quality']) {
-        assert.equal(
-          (
-            await wsStrict.cli(['evidence', 'add', 'acme/moving:1.0.0-1', '--type', type, '--no-auto'], {
-              SLUICE_USER: 'alice',
-            })
-          ).code,
-          0,
-        );
-      }
-      const b = await image('acme-dev/moving', '1.0.0-1');
-      assert.notEqual(a, b);
-      const r = await wsStrict.cli(['gate', 'check', 'acme/moving:1.0.0-1', '--stage', 'dev', '-o', 'json'], {
-        SLUICE_USER: 'alice',
-      });
-      assert.equal(r.code, 1);
-      const gate = JSON.parse(r.stdout);
-      assert.equal(gate.digest, b);
-      assert.ok(gate.requirements.every((x: { status: string }) => x.status === 'missing'));
-      const byDigest = await wsStrict.cli(['gate', 'check', `acme-dev/moving@${a}`, '--stage', 'dev'], {
-        SLUICE_USER: 'alice',
-      });
-      assert.equal(byDigest.code, 0, byDigest.stdout);
-    } finally {
-      await wsStrict.cleanup();
+  const as = (user: string, args: string[]) => ws.cli(args, { SLUICE_USER: user });
+
+  async function image(repo: string, tag: string): Promise<string> {
+    const img = await buildImage({ layers: 2 });
+    return (await pushImage(img, reg, `${repo}:${tag}`)).digest;
+  }
+
+  async function toStaging(repo: string, tag: string): Promise<string> {
+    const d = await image(`acme-dev/${repo}`, tag);
+    for (const [user, stage] of [
+      ['alice', 'dev'],
+      ['bob', 'staging'],
+    ] as const) {
+      const r = await as(user, ['promote', `acme/${repo}:${tag}`, '--to', stage]);
+      assert.equal(r.code, 0, r.stderr);
     }
-  });
+    return d;
+  }
 
-  test('version tags in preprod never move', async () => {
-    const first = await toStaging('immut', '4.0.0-1');
-    assert.equal((await as('carol', ['promote', 'acme/immut:4.0.0-1', '--to', 'preprod'])).code, 0);
-    // A rebuild under the same version tag travels through dev and staging (mutable there)...
-    const second = await toStaging('immut', '4.0.0-1');
-    assert.notEqual(first, second);
-    // ...but not into preprod, where the version tag is fixed.
-    const r = await as('carol', ['promote', 'acme/immut:4.0.0-1', '--to', 'preprod']);
-    assert.equal(r.code, 1);
-    assert.match(r.stderr, /already points to sha256:.*never move/);
-    assert.equal(await skopeoDigest(reg, 'acme-preprod/immut:4.0.0-1'), first);
-  });
+  describe('promotion safety', () => {
+    test('three promotions of the same tag to the same stage at once: one winner, consistent state', async () => {
+      const d = await toStaging('race', '1.0.0-1');
+      const results = await Promise.all(
+        [1, 2, 3].map(() => as('carol', ['promote', 'acme/race:1.0.0-1', '--to', 'preprod', '-o', 'json'])),
+      );
+      assert.ok(
+        results.some((r) => r.code === 0),
+        results.map((r) => r.stderr).join('\n'),
+      );
+      for (const loser of results.filter((r) => r.code !== 0)) assert.match(loser.stderr, /PROMOTION_IN_PROGRESS/);
+      assert.equal(await skopeoDigest(reg, 'acme-preprod/race:preprod'), d);
+      assert.equal(await skopeoDigest(reg, 'acme-preprod/race:1.0.0-1'), d);
+      const rt = await ws.runtime();
+      const rows = await listPromotions(rt.store, { repo: 'race', stage: 'preprod' });
+      assert.equal(rows.filter((r) => r.status === 'running').length, 0);
+      assert.ok(rows.filter((r) => r.status === 'succeeded').length >= 1);
+      assert.equal(
+        await rt.store.db
+          .selectFrom('promotion_locks')
+          .selectAll()
+          .execute()
+          .then((l) => l.length),
+        0,
+        'no lock left',
+      );
+    });
 
-  test('prod waits for its maintenance window unless operations forces it; rollback returns to the previous digest', async () => {
-    const v1 = await toStaging('app', '5.0.0-1');
-    assert.equal((await as('carol', ['promote', 'acme/app:5.0.0-1', '--to', 'preprod'])).code, 0);
-    const scheduled = await as('dave', ['promote', 'acme/app:5.0.0-1', '--to', 'prod', '-o', 'json']);
-    assert.equal(scheduled.code, 0, scheduled.stderr);
-    const s = JSON.parse(scheduled.stdout);
-    assert.equal(s.status, 'scheduled');
-    assert.ok(new Date(s.scheduledFor).getTime() > Date.now());
-    assert.deepEqual(await skopeoListTags(reg, 'acme-prod/app').catch(() => []), []);
+    test('a lock held by a process that died is taken over; a live one is not', async () => {
+      const rt = await ws.runtime();
+      const dead = spawn('true');
+      await new Promise((r) => dead.once('exit', r));
+      const { hostname } = await import('node:os');
+      const { acquireLock, lockOwner } = await import('../../../src/promotion/records.ts');
+      const now = Date.now();
+      await rt.store.db
+        .insertInto('promotion_locks')
+        .values({ target: 't1', owner: `${hostname()}:${dead.pid}:x`, expires_at: now + 60_000 })
+        .execute();
+      assert.equal(await acquireLock(rt.store, 't1', lockOwner(), now, 60_000), true, 'dead owner on this host');
+      await rt.store.db
+        .insertInto('promotion_locks')
+        .values({ target: 't2', owner: `${hostname()}:${process.pid}:other`, expires_at: now + 60_000 })
+        .execute();
+      assert.equal(await acquireLock(rt.store, 't2', lockOwner(), now, 60_000), false, 'live owner');
+      await rt.store.db
+        .insertInto('promotion_locks')
+        .values({ target: 't3', owner: 'elsewhere:1:x', expires_at: now + 60_000 })
+        .execute();
+      assert.equal(await acquireLock(rt.store, 't3', lockOwner(), now, 60_000), false, 'another host, not expired');
+      assert.equal(await acquireLock(rt.store, 't3', lockOwner(), now + 61_000, 60_000), true, 'another host, expired');
+    });
 
-    // When the window opens (a clock inside it), the scheduled promotion runs.
-    const later = new Date(new Date(s.scheduledFor).getTime() + 60_000);
-    const rt = await openRuntime({ configPath: ws.configPath, env: { ...process.env, ...ws.env }, clock: () => later });
-    try {
-      const ran = await runScheduledPromotions(rt, (n) => actorFromPolicy(rt.policy, n));
+    test('a registry failure mid-copy leaves nothing tagged; a retry completes it', async () => {
+      const d = await toStaging('flaky', '2.0.0-1');
+      const fault = proxy.inject({
+        kind: 'status',
+        status: 500,
+        method: 'PUT',
+        path: /^\/v2\/acme-preprod\/flaky\/manifests\//,
+        times: Infinity,
+      });
+      const failed = await as('carol', ['promote', 'acme/flaky:2.0.0-1', '--to', 'preprod']);
+      fault.remove();
+      assert.equal(failed.code, 1);
+      assert.match(failed.stderr, /PUT manifest acme-preprod\/flaky/);
       assert.deepEqual(
-        ran.map((r) => r.status),
+        await skopeoListTags(reg, 'acme-preprod/flaky').catch(() => []),
+        [],
+        'no tag after a failed copy',
+      );
+      const retry = await as('carol', ['promote', 'acme/flaky:2.0.0-1', '--to', 'preprod', '-o', 'json']);
+      assert.equal(retry.code, 0, retry.stderr);
+      assert.equal(await skopeoDigest(reg, 'acme-preprod/flaky:preprod'), d);
+      const rt = await ws.runtime();
+      const rows = await listPromotions(rt.store, { repo: 'flaky', stage: 'preprod' });
+      assert.equal(rows.length, 1, 'the retry resumed the same attempt');
+      assert.equal(rows[0]!.status, 'succeeded');
+    });
+
+    test('a process killed mid-promotion leaves no stage tag; the next run completes it', async () => {
+      const d = await toStaging('crash', '3.0.0-1');
+      // Hold every blob mount into the target so the process is surely inside the copy when killed.
+      const stall = proxy.inject({
+        kind: 'delay',
+        ms: 30_000,
+        method: 'POST',
+        path: /^\/v2\/acme-preprod\/crash\/blobs\/uploads\//,
+        times: Infinity,
+      });
+      const child = spawn(
+        process.execPath,
+        [
+          path.resolve(import.meta.dirname, '../../../bin/sluice.js'),
+          '--config',
+          ws.configPath,
+          'promote',
+          'acme/crash:3.0.0-1',
+          '--to',
+          'preprod',
+        ],
+        {
+          env: { ...process.env, ...ws.env, SLUICE_USER: 'carol' },
+          stdio: 'ignore',
+        },
+      );
+      for (let i = 0; i < 200 && stall.hits === 0; i++) await new Promise((r) => setTimeout(r, 50));
+      assert.ok(stall.hits > 0, 'the promotion reached the copy');
+      child.kill('SIGKILL');
+      await new Promise((r) => child.once('exit', r));
+      stall.remove();
+      assert.deepEqual(
+        await skopeoListTags(reg, 'acme-preprod/crash').catch(() => []),
+        [],
+        'nothing tagged by the killed run',
+      );
+      const rt = await ws.runtime();
+      assert.equal((await listPromotions(rt.store, { repo: 'crash', stage: 'preprod' }))[0]?.status, 'running');
+      const again = await as('carol', ['promote', 'acme/crash:3.0.0-1', '--to', 'preprod']);
+      assert.equal(again.code, 0, again.stderr);
+      assert.equal(await skopeoDigest(reg, 'acme-preprod/crash:3.0.0-1'), d);
+      assert.equal(await skopeoDigest(reg, 'acme-preprod/crash:preprod'), d);
+      const rows = await listPromotions(rt.store, { repo: 'crash', stage: 'preprod' });
+      assert.deepEqual(
+        rows.map((r) => r.status),
         ['succeeded'],
       );
+    });
+
+    test('evidence and promotions bind to the digest resolved first, not to a tag that moves', async () => {
+      const wsStrict = await createWorkspace({ engine, registries: [{ name: 'local', url: reg.url }] });
+      try {
+        const a = await image('acme-dev/moving', '1.0.0-1');
+        for (const type of ['build', 'unit-tests', 'code-quality']) {
+          assert.equal(
+            (
+              await wsStrict.cli(['evidence', 'add', 'acme/moving:1.0.0-1', '--type', type, '--no-auto'], {
+                SLUICE_USER: 'alice',
+              })
+            ).code,
+            0,
+          );
+        }
+        const b = await image('acme-dev/moving', '1.0.0-1');
+        assert.notEqual(a, b);
+        const r = await wsStrict.cli(['gate', 'check', 'acme/moving:1.0.0-1', '--stage', 'dev', '-o', 'json'], {
+          SLUICE_USER: 'alice',
+        });
+        assert.equal(r.code, 1);
+        const gate = JSON.parse(r.stdout);
+        assert.equal(gate.digest, b);
+        assert.ok(gate.requirements.every((x: { status: string }) => x.status === 'missing'));
+        const byDigest = await wsStrict.cli(['gate', 'check', `acme-dev/moving@${a}`, '--stage', 'dev'], {
+          SLUICE_USER: 'alice',
+        });
+        assert.equal(byDigest.code, 0, byDigest.stdout);
+      } finally {
+        await wsStrict.cleanup();
+      }
+    });
+
+    test('version tags in preprod never move', async () => {
+      const first = await toStaging('immut', '4.0.0-1');
+      assert.equal((await as('carol', ['promote', 'acme/immut:4.0.0-1', '--to', 'preprod'])).code, 0);
+      // A rebuild under the same version tag travels through dev and staging (mutable there)...
+      const second = await toStaging('immut', '4.0.0-1');
+      assert.notEqual(first, second);
+      // ...but not into preprod, where the version tag is fixed.
+      const r = await as('carol', ['promote', 'acme/immut:4.0.0-1', '--to', 'preprod']);
+      assert.equal(r.code, 1);
+      assert.match(r.stderr, /already points to sha256:.*never move/);
+      assert.equal(await skopeoDigest(reg, 'acme-preprod/immut:4.0.0-1'), first);
+    });
+
+    test('prod waits for its maintenance window unless operations forces it; rollback returns to the previous digest', async () => {
+      const v1 = await toStaging('app', '5.0.0-1');
+      assert.equal((await as('carol', ['promote', 'acme/app:5.0.0-1', '--to', 'preprod'])).code, 0);
+      const scheduled = await as('dave', ['promote', 'acme/app:5.0.0-1', '--to', 'prod', '-o', 'json']);
+      assert.equal(scheduled.code, 0, scheduled.stderr);
+      const s = JSON.parse(scheduled.stdout);
+      assert.equal(s.status, 'scheduled');
+      assert.ok(new Date(s.scheduledFor).getTime() > Date.now());
+      assert.deepEqual(await skopeoListTags(reg, 'acme-prod/app').catch(() => []), []);
+
+      // When the window opens (a clock inside it), the scheduled promotion runs.
+      const later = new Date(new Date(s.scheduledFor).getTime() + 60_000);
+      const rt = await openRuntime({
+        configPath: ws.configPath,
+        env: { ...process.env, ...ws.env },
+        clock: () => later,
+      });
+      try {
+        const ran = await runScheduledPromotions(rt, (n) => actorFromPolicy(rt.policy, n));
+        assert.deepEqual(
+          ran.map((r) => r.status),
+          ['succeeded'],
+        );
+      } finally {
+        await rt.close();
+      }
+      assert.equal(await skopeoDigest(reg, 'acme-prod/app:prod'), v1);
+
+      const notOps = await as('carol', ['promote', 'acme/app:5.0.0-1', '--to', 'prod', '--force']);
+      assert.equal(notOps.code, 1);
+
+      const v2 = await toStaging('app', '5.1.0-2');
+      assert.equal((await as('carol', ['promote', 'acme/app:5.1.0-2', '--to', 'preprod'])).code, 0);
+      const forced = await as('dave', ['promote', 'acme/app:5.1.0-2', '--to', 'prod', '--force', '-o', 'json']);
+      assert.equal(forced.code, 0, forced.stderr);
+      assert.equal(JSON.parse(forced.stdout).previousDigest, v1);
+      assert.equal(await skopeoDigest(reg, 'acme-prod/app:prod'), v2);
+      const audit = JSON.parse(
+        (await ws.cli(['audit', 'ls', '--action', 'promotion.force', '-o', 'json'])).stdout || '[]',
+      );
+      assert.equal(audit.length, 1, 'the forced promotion is audited');
+      assert.equal(audit[0].actor, 'dave');
+
+      const rb = await as('dave', ['rollback', 'acme/app', '--stage', 'prod', '-o', 'json']);
+      assert.equal(rb.code, 0, rb.stderr);
+      assert.equal(JSON.parse(rb.stdout).to, v1);
+      assert.equal(await skopeoDigest(reg, 'acme-prod/app:prod'), v1);
+      assert.equal(await skopeoDigest(reg, 'acme-prod/app:5.1.0-2'), v2, 'rollback moves only the stage tag');
+    });
+
+    test('verify-deployable finds a missing blob and a quarantine', async () => {
+      const d = await image('acme-dev/deploy', '6.0.0-1');
+      const ok = await ws.cli(['verify-deployable', `${proxy.host}/acme-dev/deploy:6.0.0-1`, '-o', 'json']);
+      assert.equal(ok.code, 0, ok.stdout);
+      const hold = await as('erin', [
+        'hold',
+        'add',
+        `${proxy.host}/acme-dev/deploy:6.0.0-1`,
+        '--reason',
+        'CVE-2026-9999 critical',
+      ]);
+      assert.equal(hold.code, 0, hold.stderr);
+      const held = await ws.cli(['verify-deployable', `${proxy.host}/acme-dev/deploy:6.0.0-1`, '-o', 'json']);
+      assert.equal(held.code, 1);
+      assert.match(held.stdout, /CVE-2026-9999/);
+      const denied = await as('alice', [
+        'hold',
+        'release',
+        `${proxy.host}/acme-dev/deploy:6.0.0-1`,
+        '--reason',
+        'fixed',
+      ]);
+      assert.equal(denied.code, 1);
+      assert.equal(
+        (await as('erin', ['hold', 'release', `${proxy.host}/acme-dev/deploy:6.0.0-1`, '--reason', 'false positive']))
+          .code,
+        0,
+      );
+      // A layer deleted from the registry: the manifest still resolves, the pull would fail.
+      const manifest = JSON.parse(
+        (
+          await import('../../helpers/images.ts').then((m) => m.skopeoInspectRaw(reg, `acme-dev/deploy@${d}`))
+        ).toString(),
+      );
+      const layer = manifest.layers[0].digest as string;
+      const del = await fetch(`${reg.url}/v2/acme-dev/deploy/blobs/${layer}`, { method: 'DELETE' });
+      assert.equal(del.status, 202);
+      const broken = await ws.cli(['verify-deployable', `${proxy.host}/acme-dev/deploy:6.0.0-1`, '-o', 'json']);
+      assert.equal(broken.code, 1);
+      assert.match(
+        JSON.parse(broken.stdout).checks.find((c: { check: string }) => c.check.startsWith('blobs')).detail,
+        new RegExp(`missing: ${layer}`),
+      );
+    });
+
+    test('a malformed --limit is a usage error naming the flag', async () => {
+      const r = await ws.cli(['promotions', 'ls', '--limit', 'many']);
+      assert.equal(r.code, 2);
+      assert.match(r.stderr, /--limit must be a positive integer \(got "many"\)/);
+    });
+
+    test('library: a promotion error is typed', async () => {
+      const rt = await ws.runtime();
+      await assert.rejects(
+        promote(rt, actorFromPolicy(rt.policy, 'carol'), { ref: 'acme/nothing:1.0.0-1', to: 'preprod' }),
+        (e: unknown) => isSluiceError(e, 'IMAGE_NOT_FOUND'),
+      );
+    });
+  });
+
+  test("a version tag moved behind Sluice's back in prod is flagged as a violation by sync", async () => {
+    const wsv = await createWorkspace({ engine, registries: [{ name: 'local', url: reg.url }] });
+    try {
+      await image('acme-prod/watched', '9.0.0-1');
+      assert.equal((await wsv.cli(['sync'])).code, 0);
+      await image('acme-prod/watched', '9.0.0-1');
+      assert.equal((await wsv.cli(['sync'])).code, 0);
+      const rt = await wsv.runtime();
+      const { listAudit } = await import('../../../src/audit/index.ts');
+      const violations = await listAudit(rt.store, { action: 'tag.immutability-violation' });
+      assert.equal(violations.length, 1);
+      assert.equal(violations[0]!.tag, '9.0.0-1');
+      assert.equal(violations[0]!.result, 'failure');
+      assert.match(violations[0]!.reason ?? '', /immutable/);
     } finally {
-      await rt.close();
+      await wsv.cleanup();
     }
-    assert.equal(await skopeoDigest(reg, 'acme-prod/app:prod'), v1);
-
-    const notOps = await as('carol', ['promote', 'acme/app:5.0.0-1', '--to', 'prod', '--force']);
-    assert.equal(notOps.code, 1);
-
-    const v2 = await toStaging('app', '5.1.0-2');
-    assert.equal((await as('carol', ['promote', 'acme/app:5.1.0-2', '--to', 'preprod'])).code, 0);
-    const forced = await as('dave', ['promote', 'acme/app:5.1.0-2', '--to', 'prod', '--force', '-o', 'json']);
-    assert.equal(forced.code, 0, forced.stderr);
-    assert.equal(JSON.parse(forced.stdout).previousDigest, v1);
-    assert.equal(await skopeoDigest(reg, 'acme-prod/app:prod'), v2);
-    const audit = JSON.parse(
-      (await ws.cli(['audit', 'ls', '--action', 'promotion.force', '-o', 'json'])).stdout || '[]',
-    );
-    assert.equal(audit.length, 1, 'the forced promotion is audited');
-    assert.equal(audit[0].actor, 'dave');
-
-    const rb = await as('dave', ['rollback', 'acme/app', '--stage', 'prod', '-o', 'json']);
-    assert.equal(rb.code, 0, rb.stderr);
-    assert.equal(JSON.parse(rb.stdout).to, v1);
-    assert.equal(await skopeoDigest(reg, 'acme-prod/app:prod'), v1);
-    assert.equal(await skopeoDigest(reg, 'acme-prod/app:5.1.0-2'), v2, 'rollback moves only the stage tag');
   });
-
-  test('verify-deployable finds a missing blob and a quarantine', async () => {
-    const d = await image('acme-dev/deploy', '6.0.0-1');
-    const ok = await ws.cli(['verify-deployable', `${proxy.host}/acme-dev/deploy:6.0.0-1`, '-o', 'json']);
-    assert.equal(ok.code, 0, ok.stdout);
-    const hold = await as('erin', [
-      'hold',
-      'add',
-      `${proxy.host}/acme-dev/deploy:6.0.0-1`,
-      '--reason',
-      'CVE-2026-9999 critical',
-    ]);
-    assert.equal(hold.code, 0, hold.stderr);
-    const held = await ws.cli(['verify-deployable', `${proxy.host}/acme-dev/deploy:6.0.0-1`, '-o', 'json']);
-    assert.equal(held.code, 1);
-    assert.match(held.stdout, /CVE-2026-9999/);
-    const denied = await as('alice', ['hold', 'release', `${proxy.host}/acme-dev/deploy:6.0.0-1`, '--reason', 'fixed']);
-    assert.equal(denied.code, 1);
-    assert.equal(
-      (await as('erin', ['hold', 'release', `${proxy.host}/acme-dev/deploy:6.0.0-1`, '--reason', 'false positive']))
-        .code,
-      0,
-    );
-    // A layer deleted from the registry: the manifest still resolves, the pull would fail.
-    const manifest = JSON.parse(
-      (await import('../../helpers/images.ts').then((m) => m.skopeoInspectRaw(reg, `acme-dev/deploy@${d}`))).toString(),
-    );
-    const layer = manifest.layers[0].digest as string;
-    const del = await fetch(`${reg.url}/v2/acme-dev/deploy/blobs/${layer}`, { method: 'DELETE' });
-    assert.equal(del.status, 202);
-    const broken = await ws.cli(['verify-deployable', `${proxy.host}/acme-dev/deploy:6.0.0-1`, '-o', 'json']);
-    assert.equal(broken.code, 1);
-    assert.match(
-      JSON.parse(broken.stdout).checks.find((c: { check: string }) => c.check.startsWith('blobs')).detail,
-      new RegExp(`missing: ${layer}`),
-    );
-  });
-
-  test('a malformed --limit is a usage error naming the flag', async () => {
-    const r = await ws.cli(['promotions', 'ls', '--limit', 'many']);
-    assert.equal(r.code, 2);
-    assert.match(r.stderr, /--limit must be a positive integer \(got "many"\)/);
-  });
-
-  test('library: a promotion error is typed', async () => {
-    const rt = await ws.runtime();
-    await assert.rejects(
-      promote(rt, actorFromPolicy(rt.policy, 'carol'), { ref: 'acme/nothing:1.0.0-1', to: 'preprod' }),
-      (e: unknown) => isSluiceError(e, 'IMAGE_NOT_FOUND'),
-    );
-  });
-});
-
-test("a version tag moved behind Sluice's back in prod is flagged as a violation by sync", async () => {
-  const wsv = await createWorkspace({ registries: [{ name: 'local', url: reg.url }] });
-  try {
-    await image('acme-prod/watched', '9.0.0-1');
-    assert.equal((await wsv.cli(['sync'])).code, 0);
-    await image('acme-prod/watched', '9.0.0-1');
-    assert.equal((await wsv.cli(['sync'])).code, 0);
-    const rt = await wsv.runtime();
-    const { listAudit } = await import('../../../src/audit/index.ts');
-    const violations = await listAudit(rt.store, { action: 'tag.immutability-violation' });
-    assert.equal(violations.length, 1);
-    assert.equal(violations[0]!.tag, '9.0.0-1');
-    assert.equal(violations[0]!.result, 'failure');
-    assert.match(violations[0]!.reason ?? '', /immutable/);
-  } finally {
-    await wsv.cleanup();
-  }
 });
