@@ -76,15 +76,20 @@ function statementHead(sql: string): string {
 export function storableParameters(parameters: readonly unknown[], sql: string, target: string): StorableValue[] {
   return parameters.map((value, i) => {
     const bad = unstorableReason(value);
-    if (bad !== undefined) {
-      throw new SluiceError(
-        bad.input ? 'STORE_VALUE_INVALID' : 'STORE_VALUE_UNSUPPORTED',
-        bad.input ? 'invalid-input' : 'internal',
-        `database ${target}: parameter $${i + 1} of "${statementHead(sql)}": ${bad.reason}`,
-        { operation: 'store.query', database: target, parameter: i + 1 },
-      );
+    if (bad === undefined) return value === undefined ? null : (value as StorableValue);
+    const where = `parameter $${i + 1} of "${statementHead(sql)}"`;
+    // Input errors reach API callers, who need what was wrong but not where the database is.
+    if (bad.input) {
+      throw new SluiceError('STORE_VALUE_INVALID', 'invalid-input', `${bad.reason} (${where})`, {
+        operation: 'store.query',
+        parameter: i + 1,
+      });
     }
-    return value === undefined ? null : (value as StorableValue);
+    throw new SluiceError('STORE_VALUE_UNSUPPORTED', 'internal', `database ${target}: ${where}: ${bad.reason}`, {
+      operation: 'store.query',
+      database: target,
+      parameter: i + 1,
+    });
   });
 }
 

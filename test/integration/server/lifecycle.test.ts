@@ -81,6 +81,19 @@ describeEachEngine('the lifecycle through the server', (engine) => {
     assert.equal(bad.status, 400);
     assert.match(bad.json.error.message, /unknown evidence type "unit-test"/);
 
+    // Text the database cannot hold is the caller's error on both engines (it was stored by
+    // SQLite and a 500 on PostgreSQL), names neither the value nor the database, and leaves no trace.
+    const before = await ts.rt.store.db.selectFrom('evidence').select('id').execute();
+    const nul = await call(ts.url, 'POST', '/api/v1/evidence', {
+      token: ci,
+      body: { ref: 'acme-dev/web:2.0.0-1', type: 'unit-tests', url: 'https://ci/1\u0000' },
+    });
+    assert.equal(nul.status, 400, nul.text);
+    assert.equal(nul.json.error.code, 'STORE_VALUE_INVALID');
+    assert.match(nul.json.error.message, /NUL character \(U\+0000\).*"insert into "evidence"/);
+    assert.ok(!nul.text.includes('127.0.0.1:5432') && !nul.text.includes('ci/1'), nul.text);
+    assert.deepEqual(await ts.rt.store.db.selectFrom('evidence').select('id').execute(), before);
+
     // A push event alone triggers the automatic promotion once the evidence is there.
     const img2 = await buildImage({ layers: 1 });
     const pushed = await pushImage(img2, reg, 'acme-dev/web:2.1.0-2');
