@@ -3,7 +3,8 @@
  * event id through `events_seen`; push, mount and delete events are hints that make the
  * inventory re-read the named tag or digest from the registry; pulls are counted as reported.
  */
-import type { StoreHandle } from '../store/index.ts';
+import { createHash } from 'node:crypto';
+import { storableText, type StoreHandle } from '../store/index.ts';
 import type { RegistryEvent } from './events.ts';
 import { recordPull, refreshReference, type InventoryDeps, type RegistryRef, type TagChange } from './sync.ts';
 
@@ -18,10 +19,23 @@ export const EVENTS_SEEN_RETENTION_MS = 7 * 24 * 60 * 60 * 1000;
 export async function markEventSeen(h: StoreHandle, source: string, eventId: string, now: number): Promise<boolean> {
   const result = await h.db
     .insertInto('events_seen')
-    .values({ source, event_id: eventId.slice(0, 512), received_at: now })
+    .values({ source, event_id: seenKey(eventId), received_at: now })
     .onConflict((oc) => oc.columns(['source', 'event_id']).doNothing())
     .executeTakeFirst();
   return (result.numInsertedOrUpdatedRows ?? 0n) > 0n;
+}
+
+const MAX_EVENT_ID_CHARS = 512;
+
+/**
+ * The sender chooses event ids. A long one, or one holding what the store refuses (a NUL),
+ * is kept as its hash: cutting it short would make two deliveries that share a prefix look like
+ * duplicates, and could split a surrogate pair.
+ */
+function seenKey(eventId: string): string {
+  if (eventId.length <= MAX_EVENT_ID_CHARS && storableText(eventId) === eventId) return eventId;
+  // UTF-16 code units, so that ids differing only in an unpaired surrogate hash apart.
+  return `sha256:${createHash('sha256').update(Buffer.from(eventId, 'utf16le')).digest('hex')}`;
 }
 
 /** Deletes delivery ids received before `now - olderThanMs`; returns how many. */

@@ -7,6 +7,7 @@
 import { SluiceError } from '../errors.ts';
 import { isDigest } from '../oci/digest.ts';
 import { MANIFEST_TYPES } from '../oci/mediatypes.ts';
+import { isValidTag } from '../oci/reference.ts';
 
 export type EventSource = 'distribution' | 'quay' | 'harbor';
 
@@ -49,12 +50,18 @@ function str(v: unknown): string | undefined {
 }
 
 function date(v: unknown, fallback: Date): Date {
-  if (typeof v === 'number' && Number.isFinite(v)) return new Date(v * 1000);
-  if (typeof v === 'string') {
-    const t = Date.parse(v);
-    if (!Number.isNaN(t)) return new Date(t);
-  }
-  return fallback;
+  // A finite number can still be beyond the range of a Date (1e20 s), which would make an
+  // invalid Date that fails later, far from the payload, when its day is computed.
+  const t = typeof v === 'number' ? v * 1000 : typeof v === 'string' ? Date.parse(v) : NaN;
+  const d = new Date(t);
+  return Number.isNaN(d.getTime()) ? fallback : d;
+}
+
+/** A tag the event names; it is looked up and stored, so it must be one a registry could hold. */
+function checkTag(source: EventSource, tag: string | undefined, where: string): string | undefined {
+  if (tag === undefined) return undefined;
+  if (!isValidTag(tag)) throw invalid(source, `${where} ${JSON.stringify(tag.slice(0, 80))} is not a valid tag`);
+  return tag;
 }
 
 function checkDigest(source: EventSource, digest: string | undefined, where: string): string | undefined {
@@ -111,7 +118,7 @@ export function parseDistributionEnvelope(body: unknown, now = new Date()): Regi
     };
     const digest = checkDigest('distribution', str(target.digest), `events[${i}].target.digest`);
     if (digest) ev.digest = digest;
-    const tag = str(target.tag);
+    const tag = checkTag('distribution', str(target.tag), `events[${i}].target.tag`);
     if (tag) ev.tag = tag;
     if (mediaType) ev.mediaType = mediaType;
     const host = str(request.host);
@@ -142,6 +149,7 @@ export function parseQuayNotification(body: unknown, now = new Date()): Registry
       'neither updated_tags nor vulnerability present (only repo_push and vulnerability_found are handled)',
     );
   if (tags.length > MAX_EVENTS_PER_DELIVERY) throw invalid('quay', `${tags.length} tags in one delivery`);
+  tags.forEach((t, i) => checkTag('quay', t, `updated_tags[${i}]`));
   const host = str(b.docker_url)?.split('/')[0];
   // Quay sends no event id; tag + time bucket makes retries of the same push collapse.
   const minute = Math.floor(now.getTime() / 60_000);
@@ -218,7 +226,7 @@ export function parseHarborWebhook(body: unknown, now = new Date()): RegistryEve
     if (digest) ev.digest = digest;
     const tag = str(r.tag);
     // For pulls by digest Harbor puts the digest in `tag`.
-    if (tag && !isDigest(tag)) ev.tag = tag;
+    if (tag && !isDigest(tag)) ev.tag = checkTag('harbor', tag, `resources[${i}].tag`);
     const url = str(r.resource_url);
     if (url) ev.host = url.split('/')[0];
     if (actor) ev.actor = actor;

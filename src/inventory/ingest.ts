@@ -3,10 +3,12 @@
  * Only digests the store has never seen are fetched: a digest's content never changes, so a
  * known digest needs no second look.
  */
+import { SluiceError } from '../errors.ts';
 import type { RegistryClient } from '../oci/client.ts';
 import { mapLimit } from '../oci/copy.ts';
 import { blobsOf, formatPlatform, parseImageConfig, type Manifest } from '../oci/manifest.ts';
-import type { StoreHandle } from '../store/index.ts';
+import { isDigest } from '../oci/digest.ts';
+import { storableText, type StoreHandle } from '../store/index.ts';
 
 const MAX_CONFIG_BYTES = 8 * 1024 * 1024;
 const BASE_DIGEST = 'org.opencontainers.image.base.digest';
@@ -48,6 +50,17 @@ export async function readManifestTree(
   return out;
 }
 
+/** Each declared size is a safe integer; their sum may not be, and would not read back exactly. */
+function checkedSize(total: number, repository: string, digest: string): number {
+  if (Number.isSafeInteger(total)) return total;
+  throw new SluiceError(
+    'SIZE_INVALID',
+    'integrity',
+    `${repository}@${digest}: the sizes its manifest declares add up to more than ${Number.MAX_SAFE_INTEGER} bytes`,
+    { repository, digest },
+  );
+}
+
 async function describe(
   client: RegistryClient,
   repository: string,
@@ -72,7 +85,7 @@ async function describe(
   };
   if (m.kind === 'image') {
     rec.blobs = blobsOf(m).map((b) => ({ digest: b.digest, size: b.size, mediaType: b.mediaType }));
-    rec.size += rec.blobs.reduce((n, b) => n + b.size, 0);
+    rec.size = checkedSize(rec.size + rec.blobs.reduce((n, b) => n + b.size, 0), repository, m.digest);
     if (m.config) {
       rec.configDigest = m.config.digest;
       if (isImageConfig(m.config.mediaType)) {
@@ -111,7 +124,7 @@ async function describe(
       digest: c.descriptor.digest,
       platform: c.descriptor.platform ? formatPlatform(c.descriptor.platform) : null,
     });
-    rec.size += c.record.size;
+    rec.size = checkedSize(rec.size + c.record.size, repository, m.digest);
     if (c.descriptor.platform) rec.platforms.push(formatPlatform(c.descriptor.platform));
   }
   // An index has no config of its own; it reads as its linux/amd64 (else first) image.
@@ -126,6 +139,16 @@ async function describe(
     rec.baseName ??= representative.record.baseName;
   }
   return [rec, ...records];
+}
+
+/** Registry-supplied text that is only shown; NUL and unpaired surrogates would not store. */
+function shown(text: string | null): string | null {
+  return text === null ? null : storableText(text);
+}
+
+/** An annotation or label that claims to be a digest is kept only when it is one. */
+function digestOrNull(text: string | null): string | null {
+  return text !== null && isDigest(text) ? text : null;
 }
 
 /** Stores manifest records (idempotent: a digest's rows are written once). */
@@ -159,11 +182,12 @@ export async function saveManifests(
         media_type: r.mediaType,
         size: r.size,
         created: r.created,
+        // JSON text escapes NUL and unpaired surrogates itself, so labels read back exactly.
         labels: JSON.stringify(r.labels),
-        config_user: r.user,
+        config_user: shown(r.user),
         platforms: JSON.stringify(r.platforms),
-        base_digest: r.baseDigest,
-        base_name: r.baseName,
+        base_digest: digestOrNull(r.baseDigest),
+        base_name: shown(r.baseName),
         config_digest: r.configDigest,
         subject_digest: r.subjectDigest,
         first_seen: now,
@@ -176,14 +200,20 @@ export async function saveManifests(
     for (const c of r.children) {
       await h.db
         .insertInto('manifest_children')
-        .values({ registry, index_digest: r.digest, child_digest: c.digest, platform: c.platform })
+        .values({ registry, index_digest: r.digest, child_digest: c.digest, platform: shown(c.platform) })
         .onConflict((oc) => oc.doNothing())
         .execute();
     }
     for (const b of r.blobs) {
       await h.db
         .insertInto('manifest_blobs')
-        .values({ registry, manifest_digest: r.digest, blob_digest: b.digest, size: b.size, media_type: b.mediaType })
+        .values({
+          registry,
+          manifest_digest: r.digest,
+          blob_digest: b.digest,
+          size: b.size,
+          media_type: shown(b.mediaType),
+        })
         .onConflict((oc) => oc.doNothing())
         .execute();
     }

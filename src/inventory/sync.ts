@@ -8,6 +8,7 @@ import { SluiceError, asSluiceError } from '../errors.ts';
 import type { AuditInput } from '../audit/index.ts';
 import type { RegistryClient } from '../oci/client.ts';
 import { mapLimit } from '../oci/copy.ts';
+import { isValidTag } from '../oci/reference.ts';
 import type { Store, StoreHandle, StoreTx } from '../store/index.ts';
 import { loadManifest, readManifestTree, saveManifests, type ManifestRecord } from './ingest.ts';
 
@@ -189,7 +190,7 @@ async function applyTagState(
     .select(['tag', 'digest'])
     .where('registry', '=', reg.name)
     .where('repository', '=', repository)
-    .$if(scope !== 'all', (q) => q.where('tag', 'in', [...(scope as Set<string>), '\u0000']))
+    .$if(scope !== 'all', (q) => q.where('tag', 'in', [...(scope as Set<string>)]))
     .execute();
   const before = new Map(stored.map((r) => [r.tag, r.digest]));
   const changes: TagChange[] = [];
@@ -273,7 +274,9 @@ export async function syncRepository(
     gone = true;
   }
   const heads = await mapLimit(
-    tags,
+    // A name no client could pull by is not a tag; a hostile listing must not make the
+    // repository's real tags unstorable (a NUL in one would fail the whole transaction).
+    tags.filter(isValidTag),
     8,
     async (tag) => [tag, (await client.headManifest(repository, tag))?.digest] as const,
   );

@@ -9,7 +9,7 @@
  * connection belongs to the transaction, and a query on `store.db` would wait for it forever.
  */
 import { isAbsolute, join, resolve } from 'node:path';
-import { Kysely, sql } from 'kysely';
+import { HandleEmptyInListsPlugin, Kysely, replaceWithNoncontingentExpression, sql } from 'kysely';
 import type { Transaction } from 'kysely';
 import { SluiceError } from '../errors.ts';
 import { migrate } from './migrate.ts';
@@ -22,6 +22,7 @@ import type { Tables } from './schema.ts';
 export type { Engine, Migration, MigrateResult } from './migrate.ts';
 export type * from './schema.ts';
 export { MIGRATIONS } from './migrations/index.ts';
+export { storableText } from './values.ts';
 
 export interface OpenStoreOptions {
   /** `sqlite:PATH`, `postgres://…` / `postgresql://…`; undefined means SQLite under dataDir. */
@@ -112,7 +113,12 @@ function resolveUrl(options: OpenStoreOptions): Resolved {
 export async function openStore(options: OpenStoreOptions = {}): Promise<Store> {
   const resolved = resolveUrl(options);
   const clock = options.clock ?? (() => new Date());
-  const db = new Kysely<Tables>({ dialect: resolved.dialect });
+  const db = new Kysely<Tables>({
+    dialect: resolved.dialect,
+    // `x in ()` is false on SQLite and a syntax error on PostgreSQL; `1 = 0` means the same on
+    // both, so a caller never needs a sentinel value (or a special case) for an empty list.
+    plugins: [new HandleEmptyInListsPlugin({ strategy: replaceWithNoncontingentExpression })],
+  });
   let migration: MigrateResult;
   try {
     migration = await migrate(db, options.migrations ?? MIGRATIONS, {

@@ -22,6 +22,7 @@ import type {
 } from 'kysely';
 import { SluiceError } from '../errors.ts';
 import { isPgConnectionError, mapPgError } from './errors.ts';
+import { storableParameters } from './values.ts';
 
 export interface PostgresTarget {
   /** What `pg` gets: the caller's URL minus Sluice's own parameters. */
@@ -139,8 +140,9 @@ class PgConnection implements DatabaseConnection {
   }
 
   async executeQuery<R>(compiledQuery: CompiledQuery): Promise<QueryResult<R>> {
+    const params = storableParameters(compiledQuery.parameters, compiledQuery.sql, this.#target);
     try {
-      const result = await this.client.query(compiledQuery.sql, [...compiledQuery.parameters]);
+      const result = await this.client.query(compiledQuery.sql, params);
       const counted = ['INSERT', 'UPDATE', 'DELETE', 'MERGE'].includes(result.command);
       return {
         numAffectedRows: counted ? BigInt(result.rowCount ?? 0) : undefined,

@@ -32,6 +32,7 @@ import type {
 } from 'kysely';
 import { SluiceError } from '../errors.ts';
 import { mapSqliteError } from './errors.ts';
+import { storableParameters, type StorableValue } from './values.ts';
 
 export interface SqliteOptions {
   /** File path, or `:memory:`. */
@@ -42,10 +43,8 @@ export interface SqliteOptions {
 
 const STATEMENT_CACHE_SIZE = 200;
 
-function toSqliteValue(v: unknown): SQLInputValue {
-  if (v === undefined) return null;
-  if (typeof v === 'boolean') return v ? 1 : 0;
-  return v as SQLInputValue;
+function toSqliteValue(v: StorableValue): SQLInputValue {
+  return typeof v === 'boolean' ? (v ? 1 : 0) : v;
 }
 
 class SqliteConnection implements DatabaseConnection {
@@ -76,9 +75,9 @@ class SqliteConnection implements DatabaseConnection {
   }
 
   async executeQuery<R>(compiledQuery: CompiledQuery): Promise<QueryResult<R>> {
+    const params = storableParameters(compiledQuery.parameters, compiledQuery.sql, this.#target).map(toSqliteValue);
     try {
       const stmt = this.#prepare(compiledQuery.sql);
-      const params = compiledQuery.parameters.map(toSqliteValue);
       if (stmt.columns().length > 0) {
         // node:sqlite returns null-prototype rows; plain objects compare equal to the pg rows.
         return { rows: stmt.all(...params).map((row) => ({ ...row })) as R[] };

@@ -8,7 +8,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { test } from 'node:test';
+import { describe, test } from 'node:test';
 import type { TestContext } from 'node:test';
 import pg from 'pg';
 import { openStore } from '../../src/store/index.ts';
@@ -141,6 +141,24 @@ export function forEachEngine(
       continue;
     }
     test(title, (t) => withStore(engine, (ctx) => fn({ ...ctx, t }), options));
+  }
+}
+
+/**
+ * Registers one suite per engine, `<name> [sqlite]` and `<name> [postgres]`, for flows that run
+ * through a workspace (CLI, server, runtime): `fn` declares the suite's hooks and tests and
+ * passes `engine` to createWorkspace. The suites run one after the other, so fixtures that
+ * neither changes (built images, a registry whose repositories each suite names apart) can be
+ * set up once in a top-level `before` and shared.
+ */
+export function describeEachEngine(name: string, fn: (engine: Engine) => void): void {
+  for (const engine of ENGINES) {
+    const title = `${name} [${engine}]`;
+    if (engine === 'postgres' && POSTGRES_DISABLED) {
+      describe(title, { skip: POSTGRES_SKIP_MESSAGE }, () => {});
+      continue;
+    }
+    describe(title, () => fn(engine));
   }
 }
 

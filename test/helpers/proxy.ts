@@ -371,7 +371,9 @@ export async function startProxy(target: string | ProxyTarget, options: ProxyOpt
         req.resume();
         return;
       }
-      if (early.kind === 'delay') await new Promise((resolve) => setTimeout(resolve, early.ms));
+      // Unreferenced: a request held past the end of a test must not keep its file's process
+      // alive for the rest of the delay after everything else has closed.
+      if (early.kind === 'delay') await new Promise((resolve) => setTimeout(resolve, early.ms).unref());
     }
 
     const blob = BLOB_PATH.exec(parsed.pathname);

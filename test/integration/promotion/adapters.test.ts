@@ -10,6 +10,7 @@ import { after, before, test } from 'node:test';
 import { buildImage, pushImage, skopeoDigest } from '../../helpers/images.ts';
 import { startRegistry, type RegistryHandle } from '../../helpers/registry.ts';
 import { createWorkspace, type Workspace } from '../../helpers/workspace.ts';
+import { describeEachEngine } from '../../helpers/db.ts';
 import { verifyWebhookSignature } from '../../../src/notify/webhook.ts';
 
 let reg: RegistryHandle;
@@ -29,8 +30,12 @@ async function listen(server: http.Server): Promise<string> {
   return `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
 }
 
+let snowUrl: string;
+let hookUrl: string;
+
+// ServiceNow and the webhook receiver are shared by both engines' suites; each suite has a
+// registry of its own, since its promotion fixes the version tag in preprod.
 before(async () => {
-  reg = await startRegistry();
   const now = Date.now();
   const changes: Record<string, Record<string, string>> = {
     CHG0030001: {
@@ -77,116 +82,127 @@ before(async () => {
       res.end();
     });
   });
-  const [snowUrl, hookUrl] = await Promise.all([listen(snow), listen(hook)]);
-  ws = await createWorkspace({
-    registries: [{ name: 'local', url: reg.url }],
-    env: { SNOW_CREDENTIALS: 'sluice-integration:snow-pass', HOOK_URL: `${hookUrl}/events`, HOOK_SECRET: SECRET },
-    edit: (doc) => {
-      const stages = doc.getIn(['spec', 'stages']) as { items: Array<{ set: (k: string, v: unknown) => void }> };
-      for (const s of stages.items) {
-        s.set('gate', { require: [] });
-        s.set('trigger', 'manual');
-      }
-      stages.items[2]!.set('gate', { require: ['change-approval'] });
-      doc.setIn(['spec', 'changeManagement'], {
-        kind: 'servicenow',
-        url: snowUrl,
-        credentials: 'env:SNOW_CREDENTIALS',
-      });
-      doc.setIn(
-        ['spec', 'notifications'],
-        [
-          {
-            name: 'ops',
-            kind: 'webhook',
-            url: 'env:HOOK_URL',
-            secret: 'env:HOOK_SECRET',
-            events: ['promotion.succeeded', 'gate.failed'],
-          },
-        ],
-      );
-    },
-  });
+  [snowUrl, hookUrl] = await Promise.all([listen(snow), listen(hook)]);
 });
-after(async () => {
-  await ws?.cleanup();
-  await reg?.stop();
+after(() => {
   snow?.close();
   hook?.close();
 });
 
-const as = (user: string, args: string[]) => ws.cli(args, { SLUICE_USER: user });
+describeEachEngine('change management and notifications', (engine) => {
+  before(async () => {
+    received.length = 0;
+    snowRequests.length = 0;
+    reg = await startRegistry();
+    ws = await createWorkspace({
+      engine,
+      registries: [{ name: 'local', url: reg.url }],
+      env: { SNOW_CREDENTIALS: 'sluice-integration:snow-pass', HOOK_URL: `${hookUrl}/events`, HOOK_SECRET: SECRET },
+      edit: (doc) => {
+        const stages = doc.getIn(['spec', 'stages']) as { items: Array<{ set: (k: string, v: unknown) => void }> };
+        for (const s of stages.items) {
+          s.set('gate', { require: [] });
+          s.set('trigger', 'manual');
+        }
+        stages.items[2]!.set('gate', { require: ['change-approval'] });
+        doc.setIn(['spec', 'changeManagement'], {
+          kind: 'servicenow',
+          url: snowUrl,
+          credentials: 'env:SNOW_CREDENTIALS',
+        });
+        doc.setIn(
+          ['spec', 'notifications'],
+          [
+            {
+              name: 'ops',
+              kind: 'webhook',
+              url: 'env:HOOK_URL',
+              secret: 'env:HOOK_SECRET',
+              events: ['promotion.succeeded', 'gate.failed'],
+            },
+          ],
+        );
+      },
+    });
+  });
+  after(async () => {
+    await ws?.cleanup();
+    await reg?.stop();
+  });
 
-test('a ServiceNow change gates preprod; promotions notify a signed webhook', async () => {
-  const { digest } = await pushImage(await buildImage({ layers: 1 }), reg, 'acme-dev/svc:1.0.0-1');
-  assert.equal((await as('alice', ['promote', 'acme/svc:1.0.0-1', '--to', 'dev'])).code, 0);
-  assert.equal((await as('bob', ['promote', 'acme/svc:1.0.0-1', '--to', 'staging'])).code, 0);
+  const as = (user: string, args: string[]) => ws.cli(args, { SLUICE_USER: user });
 
-  const requested = await as('carol', [
-    'evidence',
-    'add',
-    'acme-staging/svc:1.0.0-1',
-    '--type',
-    'change-approval',
-    '--change',
-    'CHG0030002',
-    '-o',
-    'json',
-  ]);
-  assert.equal(requested.code, 0, requested.stderr);
-  const ev = JSON.parse(requested.stdout).evidence;
-  assert.equal(ev.status, 'failed');
-  assert.match(ev.details.reason, /CHG0030002 is not approved \(approval: requested\)/);
-  assert.match(ev.url, /nav_to\.do\?uri=change_request\.do\?sys_id=b{32}/);
-  assert.equal(snowRequests.at(-1)!.auth, `Basic ${Buffer.from('sluice-integration:snow-pass').toString('base64')}`);
+  test('a ServiceNow change gates preprod; promotions notify a signed webhook', async () => {
+    const { digest } = await pushImage(await buildImage({ layers: 1 }), reg, 'acme-dev/svc:1.0.0-1');
+    assert.equal((await as('alice', ['promote', 'acme/svc:1.0.0-1', '--to', 'dev'])).code, 0);
+    assert.equal((await as('bob', ['promote', 'acme/svc:1.0.0-1', '--to', 'staging'])).code, 0);
 
-  const refused = await as('carol', ['promote', 'acme/svc:1.0.0-1', '--to', 'preprod']);
-  assert.equal(refused.code, 1);
-  assert.match(refused.stderr, /change-approval: failed/);
+    const requested = await as('carol', [
+      'evidence',
+      'add',
+      'acme-staging/svc:1.0.0-1',
+      '--type',
+      'change-approval',
+      '--change',
+      'CHG0030002',
+      '-o',
+      'json',
+    ]);
+    assert.equal(requested.code, 0, requested.stderr);
+    const ev = JSON.parse(requested.stdout).evidence;
+    assert.equal(ev.status, 'failed');
+    assert.match(ev.details.reason, /CHG0030002 is not approved \(approval: requested\)/);
+    assert.match(ev.url, /nav_to\.do\?uri=change_request\.do\?sys_id=b{32}/);
+    assert.equal(snowRequests.at(-1)!.auth, `Basic ${Buffer.from('sluice-integration:snow-pass').toString('base64')}`);
 
-  const injection = await as('carol', [
-    'evidence',
-    'add',
-    'acme-staging/svc:1.0.0-1',
-    '--type',
-    'change-approval',
-    '--change',
-    'CHG1^ORnumber!=x',
-  ]);
-  assert.equal(injection.code, 2);
-  assert.ok(
-    !snowRequests.some((r) => r.url.includes('%5E') || r.url.includes('^')),
-    'no query operators reach ServiceNow',
-  );
+    const refused = await as('carol', ['promote', 'acme/svc:1.0.0-1', '--to', 'preprod']);
+    assert.equal(refused.code, 1);
+    assert.match(refused.stderr, /change-approval: failed/);
 
-  assert.equal(
-    (
-      await as('carol', [
-        'evidence',
-        'add',
-        'acme-staging/svc:1.0.0-1',
-        '--type',
-        'change-approval',
-        '--change',
-        'CHG0030001',
-      ])
-    ).code,
-    0,
-  );
-  const ok = await as('carol', ['promote', 'acme/svc:1.0.0-1', '--to', 'preprod']);
-  assert.equal(ok.code, 0, ok.stderr);
-  assert.equal(await skopeoDigest(reg, 'acme-preprod/svc:preprod'), digest);
+    const injection = await as('carol', [
+      'evidence',
+      'add',
+      'acme-staging/svc:1.0.0-1',
+      '--type',
+      'change-approval',
+      '--change',
+      'CHG1^ORnumber!=x',
+    ]);
+    assert.equal(injection.code, 2);
+    assert.ok(
+      !snowRequests.some((r) => r.url.includes('%5E') || r.url.includes('^')),
+      'no query operators reach ServiceNow',
+    );
 
-  const types = received.map((r) => JSON.parse(r.body).type);
-  assert.ok(types.includes('dev.sluice.gate.failed'), types.join());
-  assert.ok(types.includes('dev.sluice.promotion.succeeded'));
-  for (const r of received) {
-    assert.equal(r.headers['content-type'], 'application/cloudevents+json');
-    assert.ok(verifyWebhookSignature(r.body, String(r.headers['x-signature-256']), SECRET), 'HMAC over the raw body');
-    assert.ok(!r.body.includes(SECRET));
-  }
-  const succeeded = received
-    .map((r) => JSON.parse(r.body))
-    .find((e) => e.type === 'dev.sluice.promotion.succeeded' && e.data.stage === 'preprod');
-  assert.equal(succeeded.data.digest, digest);
+    assert.equal(
+      (
+        await as('carol', [
+          'evidence',
+          'add',
+          'acme-staging/svc:1.0.0-1',
+          '--type',
+          'change-approval',
+          '--change',
+          'CHG0030001',
+        ])
+      ).code,
+      0,
+    );
+    const ok = await as('carol', ['promote', 'acme/svc:1.0.0-1', '--to', 'preprod']);
+    assert.equal(ok.code, 0, ok.stderr);
+    assert.equal(await skopeoDigest(reg, 'acme-preprod/svc:preprod'), digest);
+
+    const types = received.map((r) => JSON.parse(r.body).type);
+    assert.ok(types.includes('dev.sluice.gate.failed'), types.join());
+    assert.ok(types.includes('dev.sluice.promotion.succeeded'));
+    for (const r of received) {
+      assert.equal(r.headers['content-type'], 'application/cloudevents+json');
+      assert.ok(verifyWebhookSignature(r.body, String(r.headers['x-signature-256']), SECRET), 'HMAC over the raw body');
+      assert.ok(!r.body.includes(SECRET));
+    }
+    const succeeded = received
+      .map((r) => JSON.parse(r.body))
+      .find((e) => e.type === 'dev.sluice.promotion.succeeded' && e.data.stage === 'preprod');
+    assert.equal(succeeded.data.digest, digest);
+  });
 });

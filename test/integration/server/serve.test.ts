@@ -11,6 +11,7 @@ import { makeTempDir, removeTempDir, sleep } from '../../helpers/proc.ts';
 import { startProxy } from '../../helpers/proxy.ts';
 import { startRegistry } from '../../helpers/registry.ts';
 import { createWorkspace } from '../../helpers/workspace.ts';
+import { describeEachEngine } from '../../helpers/db.ts';
 import { call, eventually, spawnSluice } from './helpers.ts';
 
 function listening(port: number): Promise<boolean> {
@@ -66,55 +67,57 @@ test('on embedded defaults, serve writes sluice.yaml, uses SQLite, keeps serving
   }
 });
 
-test('SIGTERM lets the in-flight request finish, refuses new ones, and exits 0', async () => {
-  const reg = await startRegistry();
-  const proxy = await startProxy(reg);
-  const ws = await createWorkspace({ registries: [{ name: 'local', url: proxy.url }] });
-  try {
-    const image = await buildImage({ seed: 'graceful' });
-    await pushImage(image, reg, 'acme-dev/slow:1.0.0-1');
-    const token = (await ws.cli(['token', 'create', '--role', 'developer', '--team', 'acme'])).stdout.trim();
-    proxy.inject({
-      kind: 'delay',
-      ms: 1500,
-      method: 'HEAD',
-      path: /\/v2\/acme-dev\/slow\/manifests\/1\.0\.0-1$/,
-      times: Infinity,
-    });
-    const proc = spawnSluice(['--config', ws.configPath, 'serve', '--listen', '127.0.0.1:0', '--no-scheduler'], {
-      env: ws.env,
-    });
+describeEachEngine('serve as a real process', (engine) => {
+  test('SIGTERM lets the in-flight request finish, refuses new ones, and exits 0', async () => {
+    const reg = await startRegistry();
+    const proxy = await startProxy(reg);
+    const ws = await createWorkspace({ engine, registries: [{ name: 'local', url: proxy.url }] });
     try {
-      const url = await proc.url;
-      const started = Date.now();
-      const inflight = call(url, 'POST', '/api/v1/inventory/refresh', {
-        token,
-        body: { registry: 'local', repository: 'acme-dev/slow', tag: '1.0.0-1' },
+      const image = await buildImage({ seed: 'graceful' });
+      await pushImage(image, reg, 'acme-dev/slow:1.0.0-1');
+      const token = (await ws.cli(['token', 'create', '--role', 'developer', '--team', 'acme'])).stdout.trim();
+      proxy.inject({
+        kind: 'delay',
+        ms: 1500,
+        method: 'HEAD',
+        path: /\/v2\/acme-dev\/slow\/manifests\/1\.0\.0-1$/,
+        times: Infinity,
       });
-      await sleep(300);
-      proc.kill('SIGTERM');
-      await sleep(200);
-      const late = await call(url, 'GET', '/healthz').then(
-        (r) => r.status,
-        () => 'refused',
-      );
-      assert.ok(late === 503 || late === 'refused', `a new request during shutdown: ${late}`);
-      const r = await inflight;
-      assert.equal(r.status, 200, r.text);
-      assert.ok(Date.now() - started >= 1500, 'it really was in flight');
-      assert.deepEqual(
-        r.json.changes.map((c: { tag: string; change: string; digest: string }) => [c.tag, c.change, c.digest]),
-        [['1.0.0-1', 'created', image.digest]],
-      );
-      assert.deepEqual(await proc.exited, { code: 0, signal: null });
-      const ls = JSON.parse((await ws.cli(['images', 'ls', '-o', 'json'])).stdout);
-      assert.equal(ls[0].digest, image.digest, 'the work was committed before exit');
+      const proc = spawnSluice(['--config', ws.configPath, 'serve', '--listen', '127.0.0.1:0', '--no-scheduler'], {
+        env: ws.env,
+      });
+      try {
+        const url = await proc.url;
+        const started = Date.now();
+        const inflight = call(url, 'POST', '/api/v1/inventory/refresh', {
+          token,
+          body: { registry: 'local', repository: 'acme-dev/slow', tag: '1.0.0-1' },
+        });
+        await sleep(300);
+        proc.kill('SIGTERM');
+        await sleep(200);
+        const late = await call(url, 'GET', '/healthz').then(
+          (r) => r.status,
+          () => 'refused',
+        );
+        assert.ok(late === 503 || late === 'refused', `a new request during shutdown: ${late}`);
+        const r = await inflight;
+        assert.equal(r.status, 200, r.text);
+        assert.ok(Date.now() - started >= 1500, 'it really was in flight');
+        assert.deepEqual(
+          r.json.changes.map((c: { tag: string; change: string; digest: string }) => [c.tag, c.change, c.digest]),
+          [['1.0.0-1', 'created', image.digest]],
+        );
+        assert.deepEqual(await proc.exited, { code: 0, signal: null });
+        const ls = JSON.parse((await ws.cli(['images', 'ls', '-o', 'json'])).stdout);
+        assert.equal(ls[0].digest, image.digest, 'the work was committed before exit');
+      } finally {
+        proc.kill('SIGKILL');
+      }
     } finally {
-      proc.kill('SIGKILL');
+      await proxy.close();
+      await reg.stop();
+      await ws.cleanup();
     }
-  } finally {
-    await proxy.close();
-    await reg.stop();
-    await ws.cleanup();
-  }
+  });
 });

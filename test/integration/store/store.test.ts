@@ -235,6 +235,66 @@ forEachEngine('foreign keys hold and removing a registry removes what hangs off 
   }
 });
 
+forEachEngine('an empty in-list matches nothing and an empty not-in list everything', async ({ store }) => {
+  await seed(store);
+  const tags = (op: 'in' | 'not in', list: string[]) =>
+    store.db.selectFrom('tags').select('tag').where('tag', op, list).execute();
+  assert.deepEqual(await tags('in', []), []);
+  assert.deepEqual(await tags('not in', []), [{ tag: '1.0.0-1' }]);
+  assert.deepEqual(await tags('in', ['1.0.0-1', 'other']), [{ tag: '1.0.0-1' }]);
+  // The shape of the event refresh that sent a NUL sentinel to PostgreSQL: a digest with no tags.
+  const n = await store.db.updateTable('tags').set({ updated_at: 9 }).where('tag', 'in', []).executeTakeFirst();
+  assert.equal(n.numUpdatedRows, 0n);
+});
+
+forEachEngine(
+  'values one engine would refuse or alter are refused by both, before anything is written',
+  async ({ store }) => {
+    const cases: Array<[string, unknown, string, string]> = [
+      ['a NUL in text', 'build\u0000\u0000\u0000', 'STORE_VALUE_INVALID', 'NUL character'],
+      ['an unpaired surrogate', 'x\ud800y', 'STORE_VALUE_INVALID', 'unpaired UTF-16 surrogate'],
+      ['a fraction in a bigint column', 1.5, 'STORE_VALUE_UNSUPPORTED', 'number 1.5 is not a safe integer'],
+      ['NaN', Number.NaN, 'STORE_VALUE_UNSUPPORTED', 'number NaN'],
+      ['Infinity', Infinity, 'STORE_VALUE_UNSUPPORTED', 'number Infinity'],
+      ['an integer beyond 2^53', 2 ** 60, 'STORE_VALUE_UNSUPPORTED', 'not a safe integer'],
+      ['a Date', new Date(0), 'STORE_VALUE_UNSUPPORTED', 'a Date is not a column value'],
+      ['an array', [1], 'STORE_VALUE_UNSUPPORTED', 'an array is not a column value'],
+    ];
+    for (const [what, value, code, message] of cases) {
+      const text = typeof value === 'string';
+      await assert.rejects(
+        store.transaction(async (tx) => {
+          await tx.db.insertInto('registries').values({ name: 'r', url: 'u', kind: 'k', created_at: 1 }).execute();
+          await tx.db
+            .insertInto('holds')
+            .values({
+              id: 'h',
+              digest: D1,
+              kind: 'quarantine',
+              reason: (text ? value : 'r') as string,
+              created_by: 'alice',
+              created_at: (text ? 1 : value) as number,
+            })
+            .execute();
+        }),
+        (err) => {
+          assert.ok(isSluiceError(err, code), `${what}: ${String(err)}`);
+          assert.equal(err.category, text ? 'invalid-input' : 'internal', what);
+          assert.match(err.message, new RegExp(message), what);
+          assert.match(err.message, /parameter \$\d+ of "insert into "holds"/, `${what}: names the statement`);
+          assert.ok(!err.message.includes('build'), `${what}: the value is not echoed`);
+          return true;
+        },
+      );
+      assert.equal((await store.db.selectFrom('registries').selectAll().execute()).length, 0, `${what}: rolled back`);
+    }
+    // Lookups are checked too: a NUL in a WHERE is refused on SQLite as on PostgreSQL, not "not found".
+    await assert.rejects(store.db.selectFrom('tags').select('tag').where('tag', '=', 'a\u0000').execute(), (err) =>
+      isSluiceError(err, 'STORE_VALUE_INVALID'),
+    );
+  },
+);
+
 forEachEngine('transactions roll back on error and run afterCommit only on commit', async ({ store }) => {
   const calls: string[] = [];
   await assert.rejects(

@@ -193,3 +193,54 @@ describe('Harbor webhooks', () => {
     assert.equal(e!.tag, undefined);
   });
 });
+
+describe('what an event names is checked before it is looked up or stored', () => {
+  const badTags = ['1.0.0-1\u0000', '../../v2', '-leading-dash', 'x'.repeat(129), 'a\ud800'];
+  it('refuses a tag no registry could hold, in every format', () => {
+    for (const tag of badTags) {
+      assert.throws(
+        () =>
+          parseDistributionEnvelope({
+            events: [{ id: 'x', action: 'push', target: { repository: 'acme-dev/api', digest: D1, tag } }],
+          }),
+        (e: Error) => /events\[0\]\.target\.tag .* is not a valid tag/.test(e.message) && !e.message.includes('\u0000'),
+        JSON.stringify(tag),
+      );
+      assert.throws(
+        () => parseQuayNotification({ repository: 'acme-dev/api', updated_tags: ['1.0.0-1', tag] }),
+        /updated_tags\[1\] .* is not a valid tag/,
+        JSON.stringify(tag),
+      );
+      assert.throws(
+        () =>
+          parseHarborWebhook({
+            type: 'PUSH_ARTIFACT',
+            event_data: { repository: { repo_full_name: 'acme-dev/api' }, resources: [{ digest: D1, tag }] },
+          }),
+        /resources\[0\]\.tag .* is not a valid tag/,
+        JSON.stringify(tag),
+      );
+    }
+    const [ok] = parseDistributionEnvelope({
+      events: [{ id: 'x', action: 'push', target: { repository: 'acme-dev/api', digest: D1, tag: 'v1.2_rc-3' } }],
+    });
+    assert.equal(ok!.tag, 'v1.2_rc-3');
+  });
+  it('takes a timestamp beyond the range of a date as the arrival time', () => {
+    const now = new Date('2026-11-20T10:00:00Z');
+    const [d] = parseDistributionEnvelope(
+      { events: [{ id: 'x', action: 'delete', timestamp: 1e20, target: { repository: 'a/b', digest: D1 } }] },
+      now,
+    );
+    assert.equal(d!.at.getTime(), now.getTime());
+    const [h] = parseHarborWebhook(
+      {
+        type: 'PULL_ARTIFACT',
+        occur_at: 1e20,
+        event_data: { repository: { repo_full_name: 'a/b' }, resources: [{ digest: D1 }] },
+      },
+      now,
+    );
+    assert.equal(h!.at.getTime(), now.getTime());
+  });
+});
