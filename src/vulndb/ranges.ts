@@ -13,6 +13,10 @@
  *   need the repository's history, and OSV requires a `versions` list beside them.
  * - A range with a malformed event (not exactly one of `introduced`, `fixed`, `last_affected`,
  *   `limit`) or an event version the scheme refuses is skipped with a note, never guessed at.
+ * - A `versions` entry matches when it is the same string or, both being valid, the scheme
+ *   calls them equal (`1.0` and `1.0.0` in PEP 440); the algorithm's `v == version` is read in
+ *   the ecosystem's order, like its `<`.
+ * - Ranges are tried before the `versions` list, so that a match names its range and fix.
  * - Events are sorted by version before the walk, as the algorithm says; events with equal
  *   versions keep their order in the record. `introduced: "0"` sorts before everything and a
  *   `limit` containing `*` after everything.

@@ -212,6 +212,21 @@ describe('apk', () => {
     assert.equal(apk.compare('1.0a', '1.0_alpha'), 1);
     assert.equal(apk.compare('1.2.3-r10', '1.2.3-r9'), 1);
   });
+
+  it('is a total order on generated versions (antisymmetric, transitive)', () => {
+    const v = fc
+      .tuple(
+        fc.array(fc.constantFrom('0', '1', '2', '01', '10', '00'), { minLength: 1, maxLength: 3 }),
+        fc.constantFrom('', 'a', 'z'),
+        fc.array(fc.constantFrom('_alpha', '_beta1', '_pre', '_rc2', '_p', '_p1', '_git20240101', '_cvs'), {
+          maxLength: 2,
+        }),
+        fc.constantFrom('', '~abc123', '~0'),
+        fc.constantFrom('', '-r0', '-r1', '-r10'),
+      )
+      .map(([nums, letter, suffixes, hash, rev]) => `${nums.join('.')}${letter}${suffixes.join('')}${hash}${rev}`);
+    assertTotalOrder(apk, v);
+  });
 });
 
 describe('semver (npm, crates.io)', () => {
