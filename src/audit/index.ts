@@ -1,7 +1,17 @@
 /** The append-only, hash-chained audit log: append, list, verify, export, live forwarding. */
-export { appendAudit, iterateAudit, listAudit, rowToRecord, verifyAudit, MAX_LIST_LIMIT } from './log.ts';
+export {
+  appendAudit,
+  auditHead,
+  iterateAudit,
+  listAudit,
+  parseAuditAnchor,
+  rowToRecord,
+  verifyAudit,
+  MAX_LIST_LIMIT,
+} from './log.ts';
 export type {
   AppendOptions,
+  AuditAnchor,
   AuditDefect,
   AuditFilter,
   AuditFirstBad,
