@@ -9,14 +9,18 @@
  * something deleted, and a re-run of the same plan finishes the job.
  */
 import { randomUUID } from 'node:crypto';
+import type { Selectable } from 'kysely';
 import { SluiceError, asSluiceError } from '../errors.ts';
 import { refreshReference, type RegistryRef } from '../inventory/sync.ts';
 import { CopyEngine, mapLimit } from '../oci/copy.ts';
+import { subjectOfCosignTag } from '../oci/cosign.ts';
 import { hasRole, type Actor } from '../promotion/actor.ts';
 import { activeHolds } from '../promotion/records.ts';
 import { parseRepositoryPath, stageByName } from '../policy/index.ts';
 import { harborTagDeleter, quayTagDeleter, type TagDeleter } from '../registries/vendor.ts';
 import { inventoryFor, type Runtime } from '../runtime.ts';
+import type { TrashTable } from '../store/index.ts';
+import { subjectOfReferrersTag } from './model.ts';
 import type { RepositoryPlan, RetentionPlan } from './plan.ts';
 
 export const TRASH_PREFIX = 'sluice-trash';
@@ -483,20 +487,33 @@ async function trash(
   });
 }
 
+export interface RestoredArtifact {
+  /** `sha256-<hex>.sig|.att|.sbom`, the referrers tag, or null for an untagged OCI referrer. */
+  tag: string | null;
+  digest: string;
+  /** The restored manifest this one signs, attests or refers to. */
+  subject: string;
+}
+
 export interface RestoreResult {
   registry: string;
   repository: string;
   tag: string | null;
   digest: string;
+  /** Signatures, attestations, SBOMs and referrers trashed with the image, back with it. */
+  artifacts: RestoredArtifact[];
+  /** Trashed artifacts left in the trash, and why (the repository holds a newer one under that tag). */
+  artifactsLeft: Array<RestoredArtifact & { reason: string }>;
 }
 
-/** Puts a trashed tag (or untagged digest) back, from the trash repository, within its window. */
-export async function restore(
+type TrashRow = Selectable<TrashTable>;
+
+/** The live trash entry to restore: the newest for the tag or digest asked for. */
+async function trashEntry(
   rt: Runtime,
-  actor: Actor,
   where: { registry: RegistryRef; repository: string; tag?: string; digest?: string },
-): Promise<RestoreResult> {
-  const row = await rt.store.db
+): Promise<TrashRow | undefined> {
+  return rt.store.db
     .selectFrom('trash')
     .selectAll()
     .where('registry', '=', where.registry.name)
@@ -507,6 +524,67 @@ export async function restore(
     .$if(where.digest !== undefined, (q) => q.where('digest', '=', where.digest!))
     .orderBy('trashed_at', 'desc')
     .executeTakeFirst();
+}
+
+/**
+ * Trash entries that belong to a trashed manifest: its cosign signatures, attestations and
+ * SBOMs (`sha256-<hex>.sig|.att|.sbom`), its referrers-tag index (`sha256-<hex>`), and OCI
+ * referrers whose `subject` is it (known from the inventory). They were deleted because it
+ * was (`follows:subject-deleted`), so they come back with it. The newest entry per tag.
+ */
+async function trashedArtifactsOf(rt: Runtime, row: TrashRow, subject: string): Promise<TrashRow[]> {
+  const live = await rt.store.db
+    .selectFrom('trash')
+    .selectAll()
+    .where('registry', '=', row.registry)
+    .where('repository', '=', row.repository)
+    .where('restored_at', 'is', null)
+    .where('purged_at', 'is', null)
+    .where('id', '!=', row.id)
+    .orderBy('trashed_at', 'desc')
+    .execute();
+  const untagged = live.filter((r) => r.tag === null).map((r) => r.digest);
+  const referrers = new Set(
+    untagged.length === 0
+      ? []
+      : (
+          await rt.store.db
+            .selectFrom('manifests')
+            .select('digest')
+            .where('registry', '=', row.registry)
+            .where('subject_digest', '=', subject)
+            .where('digest', 'in', untagged)
+            .execute()
+        ).map((m) => m.digest),
+  );
+  const out: TrashRow[] = [];
+  const seen = new Set<string>();
+  for (const r of live) {
+    const about =
+      r.tag === null
+        ? referrers.has(r.digest)
+          ? subject
+          : undefined
+        : (subjectOfCosignTag(r.tag)?.digest ?? subjectOfReferrersTag(r.tag));
+    if (about !== subject) continue;
+    const key = r.tag ?? r.digest;
+    if (seen.has(key)) continue;
+    seen.add(key);
+    out.push(r);
+  }
+  return out;
+}
+
+/**
+ * Puts a trashed tag (or untagged digest) back, from the trash repository, within its window,
+ * with the signatures, attestations and referrers that were trashed with it (and theirs).
+ */
+export async function restore(
+  rt: Runtime,
+  actor: Actor,
+  where: { registry: RegistryRef; repository: string; tag?: string; digest?: string },
+): Promise<RestoreResult> {
+  const row = await trashEntry(rt, where);
   if (!row) {
     throw new SluiceError(
       'TRASH_ENTRY_NOT_FOUND',
@@ -519,18 +597,53 @@ export async function restore(
     throw new SluiceError('FORBIDDEN', 'forbidden', `${actor.name} may not restore images of team ${owner.team}`);
   }
   const host = where.registry.host;
-  await new CopyEngine(rt.pool).copy(
-    {
-      source: { registry: host, repository: row.trash_repository, digest: row.digest },
-      target: { registry: host, repository: row.repository, ...(row.tag ? { tag: row.tag } : {}) },
-    },
-    { referrers: false },
-  );
+  const engine = new CopyEngine(rt.pool);
+  const client = rt.pool.get(host);
+  const put = (r: TrashRow) =>
+    engine.copy(
+      {
+        source: { registry: host, repository: r.trash_repository, digest: r.digest },
+        target: { registry: host, repository: r.repository, ...(r.tag ? { tag: r.tag } : {}) },
+      },
+      { referrers: false },
+    );
+  await put(row);
+
+  // The image first, then what refers to it: a signature never points at nothing.
+  const restored: Array<{ row: TrashRow; subject: string }> = [];
+  const left: RestoreResult['artifactsLeft'] = [];
+  const visited = new Set<string>([row.id]);
+  const queue = [row.digest];
+  while (queue.length > 0) {
+    const subject = queue.shift()!;
+    for (const a of await trashedArtifactsOf(rt, row, subject)) {
+      if (visited.has(a.id)) continue;
+      visited.add(a.id);
+      if (a.tag !== null) {
+        // Re-signed since it was deleted: the repository's signatures are newer; keep them.
+        const now = await client.headManifest(a.repository, a.tag);
+        if (now && now.digest !== a.digest) {
+          left.push({
+            tag: a.tag,
+            digest: a.digest,
+            subject,
+            reason: `${a.tag} exists again with ${now.digest}; left as it is`,
+          });
+          continue;
+        }
+      }
+      await put(a);
+      restored.push({ row: a, subject });
+      queue.push(a.digest);
+    }
+  }
+
   await rt.store.transaction(async (tx) => {
+    const at = rt.now();
     await tx.db
       .updateTable('trash')
-      .set({ restored_at: rt.now(), restored_by: actor.name })
-      .where('id', '=', row.id)
+      .set({ restored_at: at, restored_by: actor.name })
+      .where('id', 'in', [row.id, ...restored.map((r) => r.row.id)])
       .execute();
     await rt.audit(tx, {
       actor: actor.name,
@@ -538,18 +651,44 @@ export async function restore(
       repository: `${host}/${row.repository}`,
       digest: row.digest,
       tag: row.tag,
-      reason: `restored from ${row.trash_repository}:${row.trash_tag}`,
+      reason: `restored from ${row.trash_repository}:${row.trash_tag}${restored.length ? ` with ${restored.length} signature(s), attestation(s) or referrer(s)` : ''}`,
       result: 'success',
+      details: {
+        artifacts: restored.slice(0, 100).map((r) => ({ tag: r.row.tag, digest: r.row.digest, subject: r.subject })),
+        ...(left.length ? { left: left.slice(0, 100) } : {}),
+      },
     });
+    for (const r of restored) {
+      await rt.audit(tx, {
+        actor: actor.name,
+        action: 'retention.restore',
+        repository: `${host}/${r.row.repository}`,
+        digest: r.row.digest,
+        tag: r.row.tag,
+        reason: `restored from ${r.row.trash_repository}:${r.row.trash_tag} with ${r.subject}, which it refers to`,
+        result: 'success',
+        details: { subject: r.subject },
+      });
+    }
   });
-  await refreshReference(
-    inventoryFor(rt, where.registry),
-    where.registry,
-    row.repository,
-    row.tag ? { tag: row.tag } : { digest: row.digest },
-    'restore',
-  ).catch(() => undefined);
-  return { registry: where.registry.name, repository: row.repository, tag: row.tag, digest: row.digest };
+  const inventory = inventoryFor(rt, where.registry);
+  for (const r of [row, ...restored.map((x) => x.row)]) {
+    await refreshReference(
+      inventory,
+      where.registry,
+      r.repository,
+      r.tag ? { tag: r.tag } : { digest: r.digest },
+      'restore',
+    ).catch(() => undefined);
+  }
+  return {
+    registry: where.registry.name,
+    repository: row.repository,
+    tag: row.tag,
+    digest: row.digest,
+    artifacts: restored.map((r) => ({ tag: r.row.tag, digest: r.row.digest, subject: r.subject })),
+    artifactsLeft: left,
+  };
 }
 
 /** Deletes trash entries whose window has ended; a trashed manifest goes when no live entry needs it. */

@@ -219,7 +219,9 @@ export function registerRetentionCommands(program: Command, ctx: CliContext): vo
 
   retention
     .command('restore')
-    .description('put a deleted tag (or untagged digest) back from the trash, within its window')
+    .description(
+      'put a deleted tag (or untagged digest) back from the trash, within its window, with its signatures, attestations and referrers',
+    )
     .argument('<ref>', 'registry/repository:tag or @digest as it was')
     .action(async (refText: string, _opts: unknown, cmd: Command) => {
       const g = ctx.globals(cmd);
@@ -238,7 +240,13 @@ export function registerRetentionCommands(program: Command, ctx: CliContext): vo
         ...(ref.digest ? { digest: ref.digest } : {}),
       });
       emit(ctx.w, g.output, out, {
-        text: () => `restored ${reg.host}/${out.repository}${out.tag ? `:${out.tag}` : ''} (${out.digest})\n`,
+        text: () =>
+          `restored ${reg.host}/${out.repository}${out.tag ? `:${out.tag}` : ''} (${out.digest})` +
+          (out.artifacts.length
+            ? ` with ${out.artifacts.map((a) => a.tag ?? `referrer ${shortDigest(a.digest)}`).join(', ')}`
+            : '') +
+          '\n' +
+          out.artifactsLeft.map((a) => `note: ${a.reason}\n`).join(''),
       });
     });
 
