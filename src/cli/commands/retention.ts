@@ -5,7 +5,14 @@ import type { Command } from 'commander';
 import { SluiceError } from '../../errors.ts';
 import { parseReference } from '../../oci/reference.ts';
 import { cliActor } from '../../promotion/actor.ts';
-import { applyPlan, approvePlan, purgeTrash, restore, type ApplyReport } from '../../retention/apply.ts';
+import {
+  applyPlan,
+  applyShortfall,
+  approvePlan,
+  purgeTrash,
+  restore,
+  type ApplyReport,
+} from '../../retention/apply.ts';
 import { gatherRetentionInput } from '../../retention/gather.ts';
 import { planRetention, type RetentionPlan } from '../../retention/plan.ts';
 import { span } from '../../retention/reasons.ts';
@@ -207,13 +214,12 @@ export function registerRetentionCommands(program: Command, ctx: CliContext): vo
         ...(opts.dryRun ? { dryRun: true } : {}),
       });
       emit(ctx.w, g.output, report, { text: () => applyText(report) });
-      if (report.totals.failed > 0) {
-        throw new SluiceError(
-          'RETENTION_INCOMPLETE',
-          'unavailable',
-          `${report.totals.failed} deletion(s) failed; run the same apply again to finish`,
-          { reported: true },
-        );
+      const shortfall = applyShortfall(report);
+      if (shortfall) {
+        throw new SluiceError(shortfall.code, shortfall.category, shortfall.message, {
+          run: report.run,
+          counts: shortfall.counts,
+        });
       }
     });
 
