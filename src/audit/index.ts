@@ -1,7 +1,17 @@
-/** The append-only, hash-chained audit log: append, list, verify, export, live forwarding. */
-export { appendAudit, iterateAudit, listAudit, rowToRecord, verifyAudit, MAX_LIST_LIMIT } from './log.ts';
+/** The append-only, hash-chained audit log: append, list, verify, export, live forwarding, intents. */
+export {
+  appendAudit,
+  auditHead,
+  iterateAudit,
+  listAudit,
+  parseAuditAnchor,
+  rowToRecord,
+  verifyAudit,
+  MAX_LIST_LIMIT,
+} from './log.ts';
 export type {
   AppendOptions,
+  AuditAnchor,
   AuditDefect,
   AuditFilter,
   AuditFirstBad,
@@ -22,6 +32,8 @@ export {
   redactText,
 } from './record.ts';
 export type { AuditInput, AuditRecord, AuditResult, HashedFields, JsonValue } from './record.ts';
+export { pendingIntents, recordIntent, sameTarget, settleIntent, settleSuperseded } from './intents.ts';
+export type { AuditAppend, IntentInput, IntentOutcome, IntentTarget, OperationIntent } from './intents.ts';
 export { CEF_SEVERITY, cefExtensionEscape, cefHeaderEscape, exportAudit, formatCef, formatJsonl } from './export.ts';
 export type { AuditExportFormat, ExportOptions } from './export.ts';
 export {

@@ -235,6 +235,47 @@ function short(hash: string): string {
   return hash.slice(0, 16);
 }
 
+/** A chain head kept outside Sluice (a SIEM, a ticket): `seq` and the hash of record `seq`. */
+export interface AuditAnchor {
+  seq: number;
+  hash: string;
+}
+
+const ANCHOR = /^(\d{1,15}):([0-9a-f]{64})$/;
+
+/** Parses `SEQ:HASH` as `sluice audit head` prints it. */
+export function parseAuditAnchor(text: string, what = 'expected head'): AuditAnchor {
+  const m = ANCHOR.exec(text.trim());
+  if (!m) {
+    throw new SluiceError(
+      'AUDIT_ANCHOR_INVALID',
+      'invalid-input',
+      `${what} "${text.slice(0, 100)}${text.length > 100 ? '…' : ''}" is not SEQ:HASH (a record number, a colon and 64 lowercase hex digits, as \`sluice audit head\` prints it)`,
+    );
+  }
+  return { seq: Number(m[1]), hash: m[2]! };
+}
+
+/** The chain head as stored: what to anchor elsewhere, and what `verify --expect-head` takes back. */
+export async function auditHead(store: StoreHandle): Promise<AuditAnchor & { anchor: string; time: string | null }> {
+  const head = await store.db.selectFrom('audit_head').select(['seq', 'hash']).where('id', '=', 1).executeTakeFirst();
+  if (head === undefined) {
+    throw new SluiceError(
+      'AUDIT_HEAD_MISSING',
+      'integrity',
+      `audit log in ${store.target}: the chain head row is missing; run \`sluice audit verify\` and investigate`,
+      { operation: 'audit.head' },
+    );
+  }
+  const last = await store.db.selectFrom('audit_log').select('time').where('seq', '=', head.seq).executeTakeFirst();
+  return {
+    seq: head.seq,
+    hash: head.hash,
+    anchor: `${head.seq}:${head.hash}`,
+    time: last ? new Date(last.time).toISOString() : null,
+  };
+}
+
 /** How far renumbering after a removal is searched for (records removed in one place). */
 const RENUMBER_SEARCH = 256;
 
@@ -247,11 +288,17 @@ const RENUMBER_SEARCH = 256;
  * - reordered: the record that belongs at this seq (it links to the previous one and hashes
  *   correctly at this seq) sits at another seq;
  * - inserted: a record that the next one skips over, or records beyond the chain head.
- * Anyone who can write the database can also rebuild the whole chain with valid hashes; keep
- * the returned head somewhere else (a ticket, the SIEM) to anchor it.
+ * Anyone who can write the database can also rebuild the whole chain with valid hashes, or cut
+ * off the newest records and rewind the head with them; keep the head somewhere else (a
+ * ticket, the SIEM) and pass it back as `expectHead`: then record `expectHead.seq` must still
+ * be there with that hash (later records may follow).
  */
-export async function verifyAudit(store: StoreHandle, options: { pageSize?: number } = {}): Promise<AuditVerification> {
+export async function verifyAudit(
+  store: StoreHandle,
+  options: { pageSize?: number; expectHead?: AuditAnchor } = {},
+): Promise<AuditVerification> {
   const pageSize = options.pageSize ?? 1000;
+  const anchor = options.expectHead;
   const head = await store.db.selectFrom('audit_head').select(['seq', 'hash']).where('id', '=', 1).executeTakeFirst();
   if (head === undefined) {
     return {
@@ -310,6 +357,16 @@ export async function verifyAudit(store: StoreHandle, options: { pageSize?: numb
       const computed = hashRecord(fields);
       const selfOk = computed === r.hash;
       if (selfOk && r.prev_hash === expectedPrev) {
+        if (anchor !== undefined && r.seq === anchor.seq && r.hash !== anchor.hash) {
+          // Intact in itself, yet not the record anchored: the chain was rebuilt from here or before.
+          return fail({
+            seq: r.seq,
+            reason: 'edited',
+            expected: `hash ${short(anchor.hash)}… (expected head ${anchor.seq})`,
+            found: `hash ${short(r.hash)}…`,
+            message: `record ${r.seq} is not the record the expected head names: the chain was rewritten up to it`,
+          });
+        }
         count++;
         prevPrev = expectedPrev;
         expectedPrev = r.hash;
@@ -330,6 +387,25 @@ export async function verifyAudit(store: StoreHandle, options: { pageSize?: numb
       expected: `records up to ${head.seq} (chain head)`,
       found: lastSeq === 0 ? 'no records' : `records up to ${lastSeq}`,
       message: `record ${expectedSeq}${head.seq > expectedSeq ? `-${head.seq}` : ''} missing from the end`,
+    });
+  }
+  if (anchor !== undefined && anchor.seq > lastSeq) {
+    // The head row agrees with the records, so the newest records went and the head was rewound with them.
+    return fail({
+      seq: lastSeq + 1,
+      reason: 'removed',
+      expected: `records up to ${anchor.seq} (expected head)`,
+      found: `${lastSeq === 0 ? 'no records' : `records up to ${lastSeq}`} (chain head ${head.seq})`,
+      message: `record ${lastSeq + 1}${anchor.seq > lastSeq + 1 ? `-${anchor.seq}` : ''} missing from the end (expected head ${anchor.seq}): the newest records were removed and the chain head rewound`,
+    });
+  }
+  if (anchor !== undefined && anchor.seq === 0 && anchor.hash !== GENESIS_HASH) {
+    return fail({
+      seq: 0,
+      reason: 'edited',
+      expected: `hash ${short(GENESIS_HASH)}… for the empty chain`,
+      found: `hash ${short(anchor.hash)}… (expected head 0)`,
+      message: 'the expected head 0 is not the empty chain',
     });
   }
   if (head.seq > 0 && expectedPrev !== head.hash) {

@@ -11,6 +11,7 @@ import { mapLimit } from '../oci/copy.ts';
 import { isValidTag } from '../oci/reference.ts';
 import type { Store, StoreHandle, StoreTx } from '../store/index.ts';
 import { loadManifest, readManifestTree, saveManifests, type ManifestRecord } from './ingest.ts';
+import { reconcileIntents } from './intents.ts';
 
 export interface RepositoryClass {
   team: string | null;
@@ -335,6 +336,14 @@ export async function syncRegistry(
 ): Promise<SyncReport> {
   const started = performance.now();
   const client = deps.client(reg.host);
+  // Deletions a killed run made without recording them: recorded as that run's before this
+  // sync observes them, so they are not taken for the registry's own.
+  await reconcileIntents(deps, reg, {
+    by: 'system:sync',
+    actions: ['deletion'],
+    refresh: (i, reason) =>
+      refreshReference(deps, reg, i.repository, i.target === 'tag' ? { tag: i.tag! } : { digest: i.digest! }, reason),
+  });
   const catalog = await client.catalog();
   await ensureRegistry(deps.store, reg, deps.now());
   const report: SyncReport = {

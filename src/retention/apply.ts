@@ -9,14 +9,20 @@
  * something deleted, and a re-run of the same plan finishes the job.
  */
 import { randomUUID } from 'node:crypto';
+import type { Selectable } from 'kysely';
 import { SluiceError, asSluiceError } from '../errors.ts';
 import { refreshReference, type RegistryRef } from '../inventory/sync.ts';
 import { CopyEngine, mapLimit } from '../oci/copy.ts';
+import { subjectOfCosignTag } from '../oci/cosign.ts';
 import { hasRole, type Actor } from '../promotion/actor.ts';
 import { activeHolds } from '../promotion/records.ts';
 import { parseRepositoryPath, stageByName } from '../policy/index.ts';
 import { harborTagDeleter, quayTagDeleter, type TagDeleter } from '../registries/vendor.ts';
 import { inventoryFor, type Runtime } from '../runtime.ts';
+import { reconcileIntents, intentTargetGone } from '../inventory/intents.ts';
+import { recordIntent, settleIntent, settleSuperseded, type OperationIntent } from '../audit/index.ts';
+import type { StoreTx, TrashTable } from '../store/index.ts';
+import { subjectOfReferrersTag } from './model.ts';
 import type { RepositoryPlan, RetentionPlan } from './plan.ts';
 
 export const TRASH_PREFIX = 'sluice-trash';
@@ -31,6 +37,13 @@ export interface ApplyOptions {
 
 export type ItemOutcome = 'deleted' | 'skipped' | 'failed' | 'not-attempted' | 'noticed';
 
+/**
+ * Why an item was skipped (or not attempted), for scripts and for the exit code: `gone` means
+ * what the plan wanted is already true; every other cause means it was not done.
+ */
+export type SkipCause =
+  'forbidden' | 'not-approved' | 'scheduled' | 'incomplete' | 'held' | 'changed' | 'gone' | 'stopped' | 'error';
+
 export interface ItemReport {
   kind: 'tag' | 'manifest';
   /** Tag name or digest. */
@@ -38,6 +51,8 @@ export interface ItemReport {
   digest: string;
   outcome: ItemOutcome;
   detail: string;
+  /** For skipped and not-attempted items. */
+  cause?: SkipCause;
 }
 
 export interface RepositoryApplyReport {
@@ -50,6 +65,9 @@ export interface RepositoryApplyReport {
 
 export interface ApplyReport {
   fingerprint: string;
+  /** This run, as the audit records of its deletions name it (`details.run`). */
+  run: string;
+  actor: string;
   repositories: RepositoryApplyReport[];
   totals: Record<ItemOutcome, number> & { bytesFreed: number };
   /** Reminders (Distribution only frees blob storage with its offline garbage-collect). */
@@ -179,8 +197,11 @@ export async function applyPlan(
   plan: RetentionPlan,
   options: ApplyOptions = {},
 ): Promise<ApplyReport> {
+  const runId = randomUUID();
   const report: ApplyReport = {
     fingerprint: plan.fingerprint,
+    run: runId,
+    actor: actor.name,
     repositories: [],
     totals: { deleted: 0, skipped: 0, failed: 0, 'not-attempted': 0, noticed: 0, bytesFreed: 0 },
     notes: [],
@@ -200,28 +221,31 @@ export async function applyPlan(
     };
     report.repositories.push(out);
     const planned = planItems(rp);
-    const skipAll = (why: string, outcome: ItemOutcome = 'skipped') => {
-      for (const p of planned) out.items.push({ ...p, outcome, detail: why });
+    const skipAll = (why: string, cause: SkipCause) => {
+      for (const p of planned)
+        out.items.push({ kind: p.kind, item: p.item, digest: p.digest, outcome: 'skipped', detail: why, cause });
     };
     if (rp.incomplete) {
-      skipAll(`inventory incomplete: ${rp.incomplete}`);
+      skipAll(`inventory incomplete: ${rp.incomplete}`, 'incomplete');
       continue;
     }
     const responsible = rp.stage ? stageByName(rt.policy, rp.stage)?.responsibleRole : undefined;
     if (rp.team && !actor.system && !hasRole(actor, rp.team, 'operations', ...(responsible ? [responsible] : []))) {
       skipAll(
         `${actor.name} may not apply retention for team ${rp.team} (needs ${responsible ?? 'operations'} or operations)`,
+        'forbidden',
       );
       continue;
     }
     if (rp.mode === 'manual' && !approval) {
       skipAll(
         `mode manual: plan ${plan.fingerprint.slice(0, 16)} is not approved (sluice retention approve --plan FILE)`,
+        'not-approved',
       );
       continue;
     }
     if (rp.mode === 'scheduled' && !options.scheduled) {
-      skipAll(`mode scheduled: runs at ${rp.schedule ?? 'its schedule'} from the server's scheduler`);
+      skipAll(`mode scheduled: runs at ${rp.schedule ?? 'its schedule'} from the server's scheduler`, 'scheduled');
       continue;
     }
     const now = rt.now();
@@ -236,13 +260,20 @@ export async function applyPlan(
       );
     }
     try {
-      await applyRepository(rt, actor, reg, rp, planned, out, { now, dryRun: !!options.dryRun, due });
+      await applyRepository(rt, actor, reg, rp, planned, out, { now, dryRun: !!options.dryRun, due, runId });
     } catch (err) {
       // Only infrastructure errors outside a single item get here (e.g. the fresh listing failed).
       const e = asSluiceError(err);
       for (const p of planned)
         if (!out.items.some((i) => i.item === p.item && i.kind === p.kind))
-          out.items.push({ ...p, outcome: 'not-attempted', detail: e.message });
+          out.items.push({
+            kind: p.kind,
+            item: p.item,
+            digest: p.digest,
+            outcome: 'not-attempted',
+            detail: e.message,
+            cause: 'error',
+          });
     }
     if (reg.kind === 'distribution' && out.items.some((i) => i.outcome === 'deleted' && i.kind === 'manifest'))
       distributionTouched = true;
@@ -264,6 +295,69 @@ export async function applyPlan(
     );
   }
   return report;
+}
+
+/** Skipped items by cause, for summaries. */
+export function skipCounts(report: ApplyReport): Partial<Record<SkipCause, number>> {
+  const out: Partial<Record<SkipCause, number>> = {};
+  for (const r of report.repositories) for (const i of r.items) if (i.cause) out[i.cause] = (out[i.cause] ?? 0) + 1;
+  return out;
+}
+
+export interface ApplyShortfall {
+  code: 'RETENTION_INCOMPLETE' | 'RETENTION_FORBIDDEN' | 'RETENTION_NOTHING_APPLIED';
+  category: 'unavailable' | 'forbidden' | 'conflict';
+  message: string;
+  counts: ApplyReport['totals'] & { planned: number; skippedBy: Partial<Record<SkipCause, number>> };
+}
+
+/**
+ * Whether an apply fell short of what it was asked to do, and how, so that callers (the
+ * CLI's exit code) never report success for it: a deletion failed; items were skipped
+ * because the actor lacks the role; or nothing planned was done (every item skipped, none of
+ * them because it was already gone). Undefined when the apply did its job, including a plan
+ * with nothing to delete.
+ */
+export function applyShortfall(report: ApplyReport): ApplyShortfall | undefined {
+  const t = report.totals;
+  const skippedBy = skipCounts(report);
+  const planned = t.deleted + t.skipped + t.failed + t['not-attempted'] + t.noticed;
+  const counts = { ...t, planned, skippedBy };
+  const breakdown = Object.entries(skippedBy)
+    .map(([cause, n]) => `${cause} ${n}`)
+    .join(', ');
+  const summary = `deleted ${t.deleted} of ${planned} planned item(s)${t.noticed ? `, noticed ${t.noticed}` : ''}, skipped ${t.skipped}${breakdown ? ` (${breakdown})` : ''}, failed ${t.failed}, not attempted ${t['not-attempted']}`;
+  if (t.failed > 0) {
+    return {
+      code: 'RETENTION_INCOMPLETE',
+      category: 'unavailable',
+      message: `${t.failed} deletion(s) failed; run the same apply again to finish: ${summary}`,
+      counts,
+    };
+  }
+  if (skippedBy.forbidden) {
+    const why = [
+      ...new Set(
+        report.repositories.flatMap((r) => r.items.filter((i) => i.cause === 'forbidden').map((i) => i.detail)),
+      ),
+    ];
+    return {
+      code: 'RETENTION_FORBIDDEN',
+      category: 'forbidden',
+      message: `${skippedBy.forbidden} item(s) skipped for lack of permission: ${why.slice(0, 3).join('; ')}${why.length > 3 ? `; and ${why.length - 3} more` : ''}: ${summary}`,
+      counts,
+    };
+  }
+  const done = t.deleted + t.noticed + (skippedBy.gone ?? 0);
+  if (planned > 0 && done === 0) {
+    return {
+      code: 'RETENTION_NOTHING_APPLIED',
+      category: 'conflict',
+      message: `nothing applied: ${summary}`,
+      counts,
+    };
+  }
+  return undefined;
 }
 
 interface PlannedItem {
@@ -303,9 +397,37 @@ async function applyRepository(
   rp: RepositoryPlan,
   planned: PlannedItem[],
   out: RepositoryApplyReport,
-  ctx: { now: number; dryRun: boolean; due: Map<string, number> | undefined },
+  ctx: { now: number; dryRun: boolean; due: Map<string, number> | undefined; runId: string },
 ): Promise<void> {
   const client = rt.pool.get(reg.host);
+  const inventory = inventoryFor(rt, reg);
+  const refresh = (ref: { tag: string } | { digest: string }, reason: string) =>
+    refreshReference(inventory, reg, rp.repository, ref, reason).catch(() => undefined);
+  // What a killed run deleted without recording it is recorded as that run's first, so
+  // "already gone" below can say by whom.
+  const lateByItem = new Map<string, OperationIntent>();
+  if (!ctx.dryRun) {
+    const reconciled = await reconcileIntents(inventory, reg, {
+      by: actor.name,
+      actions: ['deletion'],
+      repository: rp.repository,
+      refresh: (i, reason) => refresh(i.target === 'tag' ? { tag: i.tag! } : { digest: i.digest! }, reason),
+    });
+    for (const r of reconciled) {
+      if (r.performed)
+        lateByItem.set(
+          `${r.intent.target}\u0000${r.intent.target === 'tag' ? r.intent.tag : r.intent.digest}`,
+          r.intent,
+        );
+    }
+  }
+  const alreadyGone = (p: PlannedItem): string => {
+    const late = lateByItem.get(`${p.kind}\u0000${p.item}`);
+    const what = p.kind === 'tag' ? 'tag' : 'manifest';
+    return late
+      ? `${what} already deleted by ${late.actor} in run ${late.runId}, which was interrupted before recording it (recorded now)`
+      : `${what} is already gone`;
+  };
   // The registry now, read to the end: a delete by digest must know every tag on it.
   const tags = await client.listTags(rp.repository);
   const heads = await mapLimit(
@@ -333,14 +455,14 @@ async function applyRepository(
   const gone = new Set<string>();
 
   for (const p of planned) {
-    const record = (outcome: ItemOutcome, detail: string) =>
-      out.items.push({ kind: p.kind, item: p.item, digest: p.digest, outcome, detail });
+    const record = (outcome: ItemOutcome, detail: string, cause?: SkipCause) =>
+      out.items.push({ kind: p.kind, item: p.item, digest: p.digest, outcome, detail, ...(cause ? { cause } : {}) });
     if (stopped) {
-      record('not-attempted', `stopped after an earlier failure: ${stopped}`);
+      record('not-attempted', `stopped after an earlier failure: ${stopped}`, 'stopped');
       continue;
     }
     if (holds.has(p.digest)) {
-      record('skipped', 'quarantined or under legal hold since the plan was made');
+      record('skipped', 'quarantined or under legal hold since the plan was made', 'held');
       continue;
     }
     if (ctx.due) {
@@ -353,25 +475,30 @@ async function applyRepository(
     // Re-validate against the fresh listing.
     if (p.kind === 'tag') {
       if (live.get(p.item) !== p.digest) {
-        record('skipped', live.has(p.item) ? `tag now points to ${live.get(p.item)}` : 'tag is already gone');
+        if (live.has(p.item)) record('skipped', `tag now points to ${live.get(p.item)}`, 'changed');
+        else record('skipped', alreadyGone(p), 'gone');
         continue;
       }
     } else {
       const waiting = p.after.filter((d) => !gone.has(d));
       if (waiting.length) {
         // What it hangs on stays (it gained a tag since the plan): so does it.
-        record('skipped', `depends on ${waiting.map((d) => d.slice(0, 19)).join(', ')}, which was not deleted`);
+        record(
+          'skipped',
+          `depends on ${waiting.map((d) => d.slice(0, 19)).join(', ')}, which was not deleted`,
+          'changed',
+        );
         continue;
       }
       const holders = [...live].filter(([, d]) => d === p.digest).map(([t]) => t);
       const unplanned = holders.filter((t) => !plannedTagDeletes.has(`${t}\u0000${p.digest}`));
       if (unplanned.length) {
-        record('skipped', `tag ${unplanned.join(', ')} now points to it`);
+        record('skipped', `tag ${unplanned.join(', ')} now points to it`, 'changed');
         continue;
       }
       if (!(await client.headManifest(rp.repository, p.digest))) {
         gone.add(p.digest);
-        record('skipped', 'manifest is already gone');
+        record('skipped', alreadyGone(p), 'gone');
         continue;
       }
     }
@@ -380,60 +507,85 @@ async function applyRepository(
       record('deleted', 'would be deleted (dry run)');
       continue;
     }
+    const tagsOnIt = p.kind === 'tag' ? [p.item] : [...live].filter(([, d]) => d === p.digest).map(([t]) => t);
+    const intent = await recordIntent(rt.store, rt.audit, {
+      runId: ctx.runId,
+      actor: actor.name,
+      action: 'deletion',
+      registry: reg.name,
+      repository: rp.repository,
+      target: p.kind,
+      digest: p.digest || null,
+      tag: p.kind === 'tag' ? p.item : null,
+      record: {
+        repository: `${reg.host}/${rp.repository}`,
+        digest: p.digest,
+        tag: p.kind === 'tag' ? p.item : (tagsOnIt[0] ?? null),
+        reason: `retention: ${rp.digests.find((d) => d.digest === p.digest)?.reason ?? rp.tags.find((t) => t.tag === p.item)?.reason ?? 'planned'}`,
+        details: { kind: p.kind, tags: tagsOnIt, trash: rp.trash.enabled },
+      },
+    });
+    // The registry's 404 to a DELETE: it was present a moment ago, so most likely an earlier
+    // attempt of this very call deleted it and its answer was lost (the transport retries).
+    let notFound = false;
+    let lostAnswer: string | undefined;
     try {
-      const tagsOnIt = p.kind === 'tag' ? [p.item] : [...live].filter(([, d]) => d === p.digest).map(([t]) => t);
       if (rp.trash.enabled) {
         await trash(rt, actor, reg, rp, p, tagsOnIt, ctx.now, trashSeq++);
       }
       if (p.kind === 'tag') {
         if (deleter) await deleter.deleteTag(rp.repository, p.item, p.digest);
-        else await client.deleteTag(rp.repository, p.item);
-        live.delete(p.item);
+        else notFound = !(await client.deleteTag(rp.repository, p.item));
       } else {
-        await client.deleteManifest(rp.repository, p.digest);
-        gone.add(p.digest);
-        for (const t of tagsOnIt) live.delete(t);
+        notFound = !(await client.deleteManifest(rp.repository, p.digest));
       }
-      out.bytesFreed += p.freed;
-      record(
-        'deleted',
-        p.kind === 'tag'
-          ? `tag removed; ${p.digest} stays`
-          : `manifest deleted${tagsOnIt.length ? ` with tags ${tagsOnIt.join(', ')}` : ''}`,
-      );
-      await rt.audit(rt.store, {
-        actor: actor.name,
-        action: 'deletion',
-        repository: `${reg.host}/${rp.repository}`,
-        digest: p.digest,
-        tag: p.kind === 'tag' ? p.item : (tagsOnIt[0] ?? null),
-        reason: `retention: ${rp.digests.find((d) => d.digest === p.digest)?.reason ?? rp.tags.find((t) => t.tag === p.item)?.reason ?? 'planned'}`,
-        result: 'success',
-        details: { kind: p.kind, tags: tagsOnIt, trash: rp.trash.enabled },
-      });
-      await refreshReference(
-        inventoryFor(rt, reg),
-        reg,
-        rp.repository,
-        p.kind === 'tag' ? { tag: p.item } : { digest: p.digest },
-        'retention deletion',
-      ).catch(() => undefined);
     } catch (err) {
       const e = asSluiceError(err);
-      stopped = e.message;
-      record('failed', e.message);
-      await rt
-        .audit(rt.store, {
-          actor: actor.name,
-          action: 'deletion',
-          repository: `${reg.host}/${rp.repository}`,
-          digest: p.digest,
-          tag: p.kind === 'tag' ? p.item : null,
-          reason: e.message,
-          result: 'failure',
-        })
-        .catch(() => undefined);
+      // An error is not proof that nothing happened (the answer can be lost after the
+      // registry acted): what the registry holds now decides.
+      const vanished = await intentTargetGone(client, intent).catch(() => undefined);
+      if (vanished !== true) {
+        stopped = e.message;
+        if (vanished === false) {
+          await settleIntent(rt.store, rt.audit, intent, { performed: false, reason: e.message }).catch(
+            () => undefined,
+          );
+          record('failed', e.message);
+        } else {
+          record('failed', `${e.message}; whether the registry acted is unknown: the next apply or sync records it`);
+        }
+        continue;
+      }
+      lostAnswer = e.message;
     }
+    let unrecorded: string | undefined;
+    try {
+      await settleIntent(rt.store, rt.audit, intent, {
+        performed: true,
+        ...(lostAnswer || notFound
+          ? { details: { registryAnswer: lostAnswer ?? 'not found: an earlier attempt deleted it, its answer lost' } }
+          : {}),
+      });
+      await settleSuperseded(rt.store, rt.audit, intent);
+    } catch (err) {
+      unrecorded = asSluiceError(err).message;
+    }
+    if (p.kind === 'tag') {
+      live.delete(p.item);
+    } else {
+      gone.add(p.digest);
+      for (const t of tagsOnIt) live.delete(t);
+    }
+    out.bytesFreed += p.freed;
+    record(
+      'deleted',
+      (p.kind === 'tag'
+        ? `tag removed; ${p.digest} stays`
+        : `manifest deleted${tagsOnIt.length ? ` with tags ${tagsOnIt.join(', ')}` : ''}`) +
+        (lostAnswer ? ` (the registry's answer was lost: ${lostAnswer})` : '') +
+        (unrecorded ? `; recording it failed (${unrecorded}): the next apply or sync records it` : ''),
+    );
+    await refresh(p.kind === 'tag' ? { tag: p.item } : { digest: p.digest }, 'retention deletion');
   }
 }
 
@@ -483,20 +635,33 @@ async function trash(
   });
 }
 
+export interface RestoredArtifact {
+  /** `sha256-<hex>.sig|.att|.sbom`, the referrers tag, or null for an untagged OCI referrer. */
+  tag: string | null;
+  digest: string;
+  /** The restored manifest this one signs, attests or refers to. */
+  subject: string;
+}
+
 export interface RestoreResult {
   registry: string;
   repository: string;
   tag: string | null;
   digest: string;
+  /** Signatures, attestations, SBOMs and referrers trashed with the image, back with it. */
+  artifacts: RestoredArtifact[];
+  /** Trashed artifacts left in the trash, and why (the repository holds a newer one under that tag). */
+  artifactsLeft: Array<RestoredArtifact & { reason: string }>;
 }
 
-/** Puts a trashed tag (or untagged digest) back, from the trash repository, within its window. */
-export async function restore(
+type TrashRow = Selectable<TrashTable>;
+
+/** The live trash entry to restore: the newest for the tag or digest asked for. */
+async function trashEntry(
   rt: Runtime,
-  actor: Actor,
   where: { registry: RegistryRef; repository: string; tag?: string; digest?: string },
-): Promise<RestoreResult> {
-  const row = await rt.store.db
+): Promise<TrashRow | undefined> {
+  return rt.store.db
     .selectFrom('trash')
     .selectAll()
     .where('registry', '=', where.registry.name)
@@ -507,6 +672,67 @@ export async function restore(
     .$if(where.digest !== undefined, (q) => q.where('digest', '=', where.digest!))
     .orderBy('trashed_at', 'desc')
     .executeTakeFirst();
+}
+
+/**
+ * Trash entries that belong to a trashed manifest: its cosign signatures, attestations and
+ * SBOMs (`sha256-<hex>.sig|.att|.sbom`), its referrers-tag index (`sha256-<hex>`), and OCI
+ * referrers whose `subject` is it (known from the inventory). They were deleted because it
+ * was (`follows:subject-deleted`), so they come back with it. The newest entry per tag.
+ */
+async function trashedArtifactsOf(rt: Runtime, row: TrashRow, subject: string): Promise<TrashRow[]> {
+  const live = await rt.store.db
+    .selectFrom('trash')
+    .selectAll()
+    .where('registry', '=', row.registry)
+    .where('repository', '=', row.repository)
+    .where('restored_at', 'is', null)
+    .where('purged_at', 'is', null)
+    .where('id', '!=', row.id)
+    .orderBy('trashed_at', 'desc')
+    .execute();
+  const untagged = live.filter((r) => r.tag === null).map((r) => r.digest);
+  const referrers = new Set(
+    untagged.length === 0
+      ? []
+      : (
+          await rt.store.db
+            .selectFrom('manifests')
+            .select('digest')
+            .where('registry', '=', row.registry)
+            .where('subject_digest', '=', subject)
+            .where('digest', 'in', untagged)
+            .execute()
+        ).map((m) => m.digest),
+  );
+  const out: TrashRow[] = [];
+  const seen = new Set<string>();
+  for (const r of live) {
+    const about =
+      r.tag === null
+        ? referrers.has(r.digest)
+          ? subject
+          : undefined
+        : (subjectOfCosignTag(r.tag)?.digest ?? subjectOfReferrersTag(r.tag));
+    if (about !== subject) continue;
+    const key = r.tag ?? r.digest;
+    if (seen.has(key)) continue;
+    seen.add(key);
+    out.push(r);
+  }
+  return out;
+}
+
+/**
+ * Puts a trashed tag (or untagged digest) back, from the trash repository, within its window,
+ * with the signatures, attestations and referrers that were trashed with it (and theirs).
+ */
+export async function restore(
+  rt: Runtime,
+  actor: Actor,
+  where: { registry: RegistryRef; repository: string; tag?: string; digest?: string },
+): Promise<RestoreResult> {
+  const row = await trashEntry(rt, where);
   if (!row) {
     throw new SluiceError(
       'TRASH_ENTRY_NOT_FOUND',
@@ -519,18 +745,53 @@ export async function restore(
     throw new SluiceError('FORBIDDEN', 'forbidden', `${actor.name} may not restore images of team ${owner.team}`);
   }
   const host = where.registry.host;
-  await new CopyEngine(rt.pool).copy(
-    {
-      source: { registry: host, repository: row.trash_repository, digest: row.digest },
-      target: { registry: host, repository: row.repository, ...(row.tag ? { tag: row.tag } : {}) },
-    },
-    { referrers: false },
-  );
+  const engine = new CopyEngine(rt.pool);
+  const client = rt.pool.get(host);
+  const put = (r: TrashRow) =>
+    engine.copy(
+      {
+        source: { registry: host, repository: r.trash_repository, digest: r.digest },
+        target: { registry: host, repository: r.repository, ...(r.tag ? { tag: r.tag } : {}) },
+      },
+      { referrers: false },
+    );
+  await put(row);
+
+  // The image first, then what refers to it: a signature never points at nothing.
+  const restored: Array<{ row: TrashRow; subject: string }> = [];
+  const left: RestoreResult['artifactsLeft'] = [];
+  const visited = new Set<string>([row.id]);
+  const queue = [row.digest];
+  while (queue.length > 0) {
+    const subject = queue.shift()!;
+    for (const a of await trashedArtifactsOf(rt, row, subject)) {
+      if (visited.has(a.id)) continue;
+      visited.add(a.id);
+      if (a.tag !== null) {
+        // Re-signed since it was deleted: the repository's signatures are newer; keep them.
+        const now = await client.headManifest(a.repository, a.tag);
+        if (now && now.digest !== a.digest) {
+          left.push({
+            tag: a.tag,
+            digest: a.digest,
+            subject,
+            reason: `${a.tag} exists again with ${now.digest}; left as it is`,
+          });
+          continue;
+        }
+      }
+      await put(a);
+      restored.push({ row: a, subject });
+      queue.push(a.digest);
+    }
+  }
+
   await rt.store.transaction(async (tx) => {
+    const at = rt.now();
     await tx.db
       .updateTable('trash')
-      .set({ restored_at: rt.now(), restored_by: actor.name })
-      .where('id', '=', row.id)
+      .set({ restored_at: at, restored_by: actor.name })
+      .where('id', 'in', [row.id, ...restored.map((r) => r.row.id)])
       .execute();
     await rt.audit(tx, {
       actor: actor.name,
@@ -538,23 +799,64 @@ export async function restore(
       repository: `${host}/${row.repository}`,
       digest: row.digest,
       tag: row.tag,
-      reason: `restored from ${row.trash_repository}:${row.trash_tag}`,
+      reason: `restored from ${row.trash_repository}:${row.trash_tag}${restored.length ? ` with ${restored.length} signature(s), attestation(s) or referrer(s)` : ''}`,
       result: 'success',
+      details: {
+        artifacts: restored.slice(0, 100).map((r) => ({ tag: r.row.tag, digest: r.row.digest, subject: r.subject })),
+        ...(left.length ? { left: left.slice(0, 100) } : {}),
+      },
     });
+    for (const r of restored) {
+      await rt.audit(tx, {
+        actor: actor.name,
+        action: 'retention.restore',
+        repository: `${host}/${r.row.repository}`,
+        digest: r.row.digest,
+        tag: r.row.tag,
+        reason: `restored from ${r.row.trash_repository}:${r.row.trash_tag} with ${r.subject}, which it refers to`,
+        result: 'success',
+        details: { subject: r.subject },
+      });
+    }
   });
-  await refreshReference(
-    inventoryFor(rt, where.registry),
-    where.registry,
-    row.repository,
-    row.tag ? { tag: row.tag } : { digest: row.digest },
-    'restore',
-  ).catch(() => undefined);
-  return { registry: where.registry.name, repository: row.repository, tag: row.tag, digest: row.digest };
+  const inventory = inventoryFor(rt, where.registry);
+  for (const r of [row, ...restored.map((x) => x.row)]) {
+    await refreshReference(
+      inventory,
+      where.registry,
+      r.repository,
+      r.tag ? { tag: r.tag } : { digest: r.digest },
+      'restore',
+    ).catch(() => undefined);
+  }
+  return {
+    registry: where.registry.name,
+    repository: row.repository,
+    tag: row.tag,
+    digest: row.digest,
+    artifacts: restored.map((r) => ({ tag: r.row.tag, digest: r.row.digest, subject: r.subject })),
+    artifactsLeft: left,
+  };
 }
 
 /** Deletes trash entries whose window has ended; a trashed manifest goes when no live entry needs it. */
-export async function purgeTrash(rt: Runtime): Promise<{ purged: number; kept: number }> {
+export async function purgeTrash(rt: Runtime): Promise<{ purged: number; kept: number; run: string }> {
+  const runId = randomUUID();
+  const actor = 'system:retention';
   const now = rt.now();
+  // Trash manifests a killed purge deleted without recording it: recorded as that run's, and
+  // their entries purged, before anything else is decided.
+  for (const reg of rt.registries) {
+    await reconcileIntents(inventoryFor(rt, reg), reg, {
+      by: actor,
+      actions: ['retention.purge'],
+      onPerformed: async (tx, intent) => {
+        const entry = intent.record.details?.entry;
+        if (typeof entry === 'string')
+          await tx.db.updateTable('trash').set({ purged_at: now }).where('id', '=', entry).execute();
+      },
+    });
+  }
   const expired = await rt.store.db
     .selectFrom('trash')
     .selectAll()
@@ -575,25 +877,56 @@ export async function purgeTrash(rt: Runtime): Promise<{ purged: number; kept: n
       .where('restored_at', 'is', null)
       .where('purge_after', '>', now)
       .execute();
+    const outcome = {
+      repository: `${reg.host}/${row.repository}`,
+      digest: row.digest,
+      tag: row.tag,
+      reason: `trash window ended ${new Date(row.purge_after).toISOString()}`,
+    };
+    const markPurged = async (tx: StoreTx) => {
+      await tx.db.updateTable('trash').set({ purged_at: now }).where('id', '=', row.id).execute();
+    };
     if (others.length === 0) {
       // Deleting by digest removes every trash tag on it; only expired entries point there now.
-      await rt.pool.get(reg.host).deleteManifest(row.trash_repository, row.digest);
+      const intent = await recordIntent(rt.store, rt.audit, {
+        runId,
+        actor,
+        action: 'retention.purge',
+        registry: reg.name,
+        repository: row.trash_repository,
+        target: 'manifest',
+        digest: row.digest,
+        tag: null,
+        record: { ...outcome, details: { entry: row.id, trashRepository: row.trash_repository } },
+      });
+      try {
+        await rt.pool.get(reg.host).deleteManifest(row.trash_repository, row.digest);
+      } catch (err) {
+        const e = asSluiceError(err);
+        const vanished = await intentTargetGone(rt.pool.get(reg.host), intent).catch(() => undefined);
+        if (vanished !== true) {
+          if (vanished === false)
+            await settleIntent(rt.store, rt.audit, intent, { performed: false, reason: e.message }).catch(
+              () => undefined,
+            );
+          throw e;
+        }
+      }
+      await settleIntent(rt.store, rt.audit, intent, { performed: true }, markPurged);
     } else {
       kept++;
-    }
-    await rt.store.transaction(async (tx) => {
-      await tx.db.updateTable('trash').set({ purged_at: now }).where('id', '=', row.id).execute();
-      await rt.audit(tx, {
-        actor: 'system:retention',
-        action: 'retention.purge',
-        repository: `${reg.host}/${row.repository}`,
-        digest: row.digest,
-        tag: row.tag,
-        reason: `trash window ended ${new Date(row.purge_after).toISOString()}`,
-        result: 'success',
+      await rt.store.transaction(async (tx) => {
+        await markPurged(tx);
+        await rt.audit(tx, {
+          actor,
+          action: 'retention.purge',
+          ...outcome,
+          result: 'success',
+          details: { run: runId },
+        });
       });
-    });
+    }
     purged++;
   }
-  return { purged, kept };
+  return { purged, kept, run: runId };
 }

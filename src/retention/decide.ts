@@ -9,7 +9,18 @@ import { SluiceError } from '../errors.ts';
 import { compileTagPattern, type RetentionRules } from '../policy/index.ts';
 import type { ManifestRecord, RepositoryInventory, RetentionFacts, TagRecord } from './model.ts';
 import type { RepositoryPlan } from './plan.ts';
-import { ago, INTRINSIC_PROTECTIONS, shortDigest, span, type ProtectionCode, type ReasonCode } from './reasons.ts';
+import {
+  ago,
+  agoAt,
+  INTRINSIC_PROTECTIONS,
+  limitText,
+  PRECISION_MS,
+  precisionOf,
+  readingAt,
+  shortDigest,
+  type ProtectionCode,
+  type ReasonCode,
+} from './reasons.ts';
 import { DigestRow, Fmt, formatReason, TagRow, type Clock } from './rows.ts';
 
 export const cmp = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);
@@ -110,31 +121,24 @@ function validDigest(d: string): boolean {
   return true;
 }
 
-const MINUTE = 60_000;
-const HOUR = 60 * MINUTE;
-const DAY = 24 * HOUR;
+const BUCKETS = 1_000_000;
 
-/** The unit `span` prints, as a number: equal buckets print the same text. -1: do not cache. */
-function bucket(ms: number): number {
-  if (ms < 0) return 3_000_000;
-  if (ms >= DAY) {
-    const d = Math.floor(ms / DAY);
-    return d < 1_000_000 ? d : -1;
-  }
-  if (ms >= HOUR) return 1_000_000 + Math.floor(ms / HOUR);
-  return 2_000_000 + Math.floor(ms / MINUTE);
-}
-
-/** Sentences that depend on two durations, built once per (kind, bucket, bucket). */
+/**
+ * Sentences that compare a duration with a limit, built once per (kind, limit, reading of
+ * the duration): what `agoAt` and `limitText` print is the same for equal keys.
+ */
 class Texts {
   private readonly maps = new Map<string, Map<number, string>>();
   two(kind: string, a: number, b: number, make: (a: number, b: number) => string): string {
-    const ka = bucket(a);
-    const kb = bucket(b);
-    if (ka < 0 || kb < 0) return make(a, b);
+    const u = precisionOf(b);
+    const kb = Math.max(0, b) / PRECISION_MS[u]!;
+    const [ua, count] = readingAt(a, b);
+    const ka = a < 0 ? -1 : count;
+    // Past the limit by less than one unit: the text carries the remainder, so it is not shared.
+    if (kb >= BUCKETS || ka >= BUCKETS - 1 || (a > b && ua === u && ka === kb)) return make(a, b);
     let m = this.maps.get(kind);
     if (!m) this.maps.set(kind, (m = new Map()));
-    const key = ka * 4_000_000 + kb;
+    const key = ((u * PRECISION_MS.length + ua) * BUCKETS + ka + 1) * BUCKETS + kb;
     let s = m.get(key);
     if (s === undefined) m.set(key, (s = make(a, b)));
     return s;
@@ -150,13 +154,15 @@ class Texts {
   }
 }
 
-const pushedText = (age: number, max: number) => `pushed ${ago(age)} (max ${span(max)})`;
-const untaggedText = (age: number, max: number) => `untagged, pushed ${ago(age)} (max ${span(max)})`;
+const pushedText = (age: number, max: number) => `pushed ${agoAt(age, max)} (max ${limitText(max)})`;
+const untaggedText = (age: number, max: number) => `untagged, pushed ${agoAt(age, max)} (max ${limitText(max)})`;
 const neverPulledText = (idle: number, max: number) =>
-  `never pulled, pushed ${ago(idle)} (max ${span(max)} since last pull)`;
-const lastPulledText = (idle: number, max: number) => `last pulled ${ago(idle)} (max ${span(max)} since last pull)`;
-const promotedText = (age: number, max: number) => `promoted ${ago(age)} (max ${span(max)} since promotion)`;
-const recentPullText = (age: number, window: number) => `pulled ${ago(age)} (window ${span(window)})`;
+  `never pulled, pushed ${agoAt(idle, max)} (max ${limitText(max)} since last pull)`;
+const lastPulledText = (idle: number, max: number) =>
+  `last pulled ${agoAt(idle, max)} (max ${limitText(max)} since last pull)`;
+const promotedText = (age: number, max: number) =>
+  `promoted ${agoAt(age, max)} (max ${limitText(max)} since promotion)`;
+const recentPullText = (age: number, window: number) => `pulled ${agoAt(age, window)} (window ${limitText(window)})`;
 const keepLastText = (r: number, n: number) => `among the ${n} newest versions (#${r})`;
 const catalogKeepText = (r: number, n: number) => `among the ${n} newest versions of a curated image (#${r})`;
 const catalogCapText = (r: number, n: number) => `version #${r} of a curated image (cap ${n})`;
@@ -225,7 +231,7 @@ export class Env {
         reason:
           period === undefined
             ? `reached ${facts.prodStage} ${ago(now - at)}`
-            : `reached ${facts.prodStage} ${ago(now - at)} (${facts.prodStage} retention ${span(period)})`,
+            : `reached ${facts.prodStage} ${agoAt(now - at, period)} (${facts.prodStage} retention ${limitText(period)})`,
       });
     }
     for (const f of this.byDigest.values()) {

@@ -65,15 +65,83 @@ export function isProtection(code: ReasonCode): code is ProtectionCode {
   return code.startsWith('protected:');
 }
 
-const MINUTE = 60_000;
+const SECOND = 1000;
+const MINUTE = 60 * SECOND;
 const HOUR = 60 * MINUTE;
 const DAY = 24 * HOUR;
 
-/** A duration in the unit people use for retention: days, or hours and minutes below a day. */
+/** The units reasons speak in, coarsest first; days are the coarsest (years read as 730 d). */
+const UNITS: ReadonlyArray<readonly [name: string, ms: number]> = [
+  ['d', DAY],
+  ['h', HOUR],
+  ['min', MINUTE],
+  ['s', SECOND],
+  ['ms', 1],
+];
+
+/** Milliseconds of each unit `precisionOf` returns the index of. */
+export const PRECISION_MS: readonly number[] = UNITS.map(([, ms]) => ms);
+
+/**
+ * The unit a limit from the policy was written in, as an index into UNITS: the coarsest one
+ * that measures it exactly (`30d` → d, `36h` → h, `90m` → min, `1s` → s). A zero limit
+ * reads in seconds.
+ */
+export function precisionOf(limit: number): number {
+  if (limit <= 0) return 3;
+  for (let u = 0; u < UNITS.length - 1; u++) if (limit % UNITS[u]![1] === 0) return u;
+  return UNITS.length - 1;
+}
+
+/** A limit of the policy in its own unit: `30 d`, `36 h`, `1 s`. */
+export function limitText(limit: number): string {
+  const [name, ms] = UNITS[precisionOf(limit)]!;
+  return `${Math.max(0, limit) / ms} ${name}`;
+}
+
+/**
+ * How a measured duration reads next to a limit: in the limit's unit, so that the two read
+ * alike (`41 d` against `30 d`, `3 s` against `1 s`); under one such unit, in the first
+ * finer unit that shows it (`5 h` against `30 d`, not `0 d`). Returns the unit index and
+ * the count in it.
+ */
+export function readingAt(ms: number, limit: number): readonly [unit: number, count: number] {
+  const u = precisionOf(limit);
+  const m = Math.max(0, ms);
+  let f = u;
+  while (m < PRECISION_MS[f]! && f < UNITS.length - 1 && m > 0) f++;
+  return [f, Math.floor(m / PRECISION_MS[f]!)];
+}
+
+/**
+ * A measured duration read as `readingAt` says. Where it would print the limit itself while
+ * exceeding it, the remainder follows in the next unit that shows it (`30 d 5 h` against
+ * `30 d`): a deletion never reads as if it were within the limit.
+ */
+export function spanAt(ms: number, limit: number): string {
+  const [u, count] = readingAt(ms, limit);
+  const [name, size] = UNITS[u]!;
+  const text = `${count} ${name}`;
+  if (ms <= limit || count * size !== limit) return text;
+  const rest = ms - limit;
+  for (let f = u + 1; f < UNITS.length; f++) {
+    const [fname, fsize] = UNITS[f]!;
+    if (rest >= fsize) return `${text} ${Math.floor(rest / fsize)} ${fname}`;
+  }
+  return text;
+}
+
+/** "41 d ago" at the limit's precision; a time after the clock (skew) says so. */
+export function agoAt(ms: number, limit: number): string {
+  return ms < 0 ? 'in the future (clock skew)' : `${spanAt(ms, limit)} ago`;
+}
+
+/** A duration in the unit people use for retention: days, or hours, minutes and seconds below a day. */
 export function span(ms: number): string {
   if (ms >= DAY) return `${Math.floor(ms / DAY)} d`;
   if (ms >= HOUR) return `${Math.floor(ms / HOUR)} h`;
-  return `${Math.max(0, Math.floor(ms / MINUTE))} min`;
+  if (ms >= MINUTE) return `${Math.floor(ms / MINUTE)} min`;
+  return `${Math.max(0, Math.floor(ms / SECOND))} s`;
 }
 
 /** "41 d ago"; a time after the clock (skew between the registry and Sluice) says so. */

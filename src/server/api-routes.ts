@@ -2,8 +2,10 @@
 import { PassThrough } from 'node:stream';
 import {
   AUDIT_RESULTS,
+  auditHead,
   exportAudit,
   listAudit,
+  parseAuditAnchor,
   verifyAudit,
   type AuditExportFormat,
   type ListOptions,
@@ -389,6 +391,17 @@ export function apiRoutes(): RouteSpec[] {
       tag: 'audit',
       auth: 'token',
       permission: 'audit:read',
+      query: {
+        type: 'object',
+        properties: {
+          expectHead: {
+            type: 'string',
+            pattern: '^[0-9]{1,15}:[0-9a-f]{64}$',
+            description: 'SEQ:HASH of a head anchored elsewhere: also fail unless record SEQ is still there with HASH',
+          },
+        },
+        additionalProperties: false,
+      },
       responses: {
         200: {
           description: 'ok with count and head, or the first bad record',
@@ -403,7 +416,32 @@ export function apiRoutes(): RouteSpec[] {
           },
         },
       },
-      handler: async (_req, _reply, ctx) => verifyAudit(ctx.rt.store),
+      handler: async (req, _reply, ctx) => {
+        const expected = req.query.expectHead;
+        return verifyAudit(
+          ctx.rt.store,
+          typeof expected === 'string' ? { expectHead: parseAuditAnchor(expected, 'expectHead') } : {},
+        );
+      },
+    },
+    {
+      method: 'GET',
+      path: '/api/v1/audit/head',
+      operationId: 'auditHead',
+      summary: 'The chain head (seq, hash, and SEQ:HASH to anchor elsewhere and pass to verify as expectHead)',
+      tag: 'audit',
+      auth: 'token',
+      permission: 'audit:read',
+      responses: {
+        200: {
+          description: 'the head',
+          schema: {
+            type: 'object',
+            properties: { seq: { type: 'integer' }, hash: str, anchor: str, time: strOrNull },
+          },
+        },
+      },
+      handler: async (_req, _reply, ctx) => auditHead(ctx.rt.store),
     },
     {
       method: 'GET',

@@ -182,6 +182,7 @@ export interface Tables {
   retention_notices: RetentionNoticesTable;
   retention_approvals: RetentionApprovalsTable;
   workload_usage: WorkloadUsageTable;
+  operation_intents: OperationIntentsTable;
 }
 
 export interface EvidenceTable {
@@ -289,4 +290,22 @@ export interface WorkloadUsageTable {
   cluster: string;
   digest: string;
   reported_at: number;
+}
+
+/** A destructive registry call about to be made or made and not yet recorded (see src/audit/intents.ts). */
+export interface OperationIntentsTable {
+  id: string;
+  run_id: string;
+  actor: string;
+  action: string;
+  registry: string;
+  repository: string;
+  /** `manifest` (deleted by digest) or `tag`. */
+  target: string;
+  digest: string | null;
+  tag: string | null;
+  /** JSON of the outcome record's repository, digest, tag, reason and details. */
+  record: string;
+  intent_seq: number;
+  created_at: number;
 }

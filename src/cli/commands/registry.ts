@@ -152,7 +152,15 @@ export function registerRegistryCommands(program: Command, ctx: CliContext): voi
         ],
       });
       if (failed.length > 0) {
-        throw new SluiceError('COPY_FAILED', 'unavailable', `${failed.length} of ${outcomes.length} copies failed`);
+        const unchanged = outcomes.filter((o) => o.result?.noop).length;
+        throw new SluiceError('COPY_FAILED', 'unavailable', `${failed.length} of ${outcomes.length} copies failed`, {
+          counts: {
+            total: outcomes.length,
+            copied: outcomes.length - failed.length - unchanged,
+            unchanged,
+            failed: failed.length,
+          },
+        });
       }
     });
 }

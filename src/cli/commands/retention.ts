@@ -5,7 +5,14 @@ import type { Command } from 'commander';
 import { SluiceError } from '../../errors.ts';
 import { parseReference } from '../../oci/reference.ts';
 import { cliActor } from '../../promotion/actor.ts';
-import { applyPlan, approvePlan, purgeTrash, restore, type ApplyReport } from '../../retention/apply.ts';
+import {
+  applyPlan,
+  applyShortfall,
+  approvePlan,
+  purgeTrash,
+  restore,
+  type ApplyReport,
+} from '../../retention/apply.ts';
 import { gatherRetentionInput } from '../../retention/gather.ts';
 import { planRetention, type RetentionPlan } from '../../retention/plan.ts';
 import { span } from '../../retention/reasons.ts';
@@ -207,19 +214,20 @@ export function registerRetentionCommands(program: Command, ctx: CliContext): vo
         ...(opts.dryRun ? { dryRun: true } : {}),
       });
       emit(ctx.w, g.output, report, { text: () => applyText(report) });
-      if (report.totals.failed > 0) {
-        throw new SluiceError(
-          'RETENTION_INCOMPLETE',
-          'unavailable',
-          `${report.totals.failed} deletion(s) failed; run the same apply again to finish`,
-          { reported: true },
-        );
+      const shortfall = applyShortfall(report);
+      if (shortfall) {
+        throw new SluiceError(shortfall.code, shortfall.category, shortfall.message, {
+          run: report.run,
+          counts: shortfall.counts,
+        });
       }
     });
 
   retention
     .command('restore')
-    .description('put a deleted tag (or untagged digest) back from the trash, within its window')
+    .description(
+      'put a deleted tag (or untagged digest) back from the trash, within its window, with its signatures, attestations and referrers',
+    )
     .argument('<ref>', 'registry/repository:tag or @digest as it was')
     .action(async (refText: string, _opts: unknown, cmd: Command) => {
       const g = ctx.globals(cmd);
@@ -238,7 +246,13 @@ export function registerRetentionCommands(program: Command, ctx: CliContext): vo
         ...(ref.digest ? { digest: ref.digest } : {}),
       });
       emit(ctx.w, g.output, out, {
-        text: () => `restored ${reg.host}/${out.repository}${out.tag ? `:${out.tag}` : ''} (${out.digest})\n`,
+        text: () =>
+          `restored ${reg.host}/${out.repository}${out.tag ? `:${out.tag}` : ''} (${out.digest})` +
+          (out.artifacts.length
+            ? ` with ${out.artifacts.map((a) => a.tag ?? `referrer ${shortDigest(a.digest)}`).join(', ')}`
+            : '') +
+          '\n' +
+          out.artifactsLeft.map((a) => `note: ${a.reason}\n`).join(''),
       });
     });
 

@@ -1,4 +1,4 @@
-/** `sluice serve`, `sluice token create|ls|revoke`, `sluice audit ls|verify|export`. */
+/** `sluice serve`, `sluice token create|ls|revoke`, `sluice audit ls|head|verify|export`. */
 import { existsSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
@@ -6,8 +6,10 @@ import { Writable } from 'node:stream';
 import { Option, type Command } from 'commander';
 import {
   AUDIT_RESULTS,
+  auditHead,
   exportAudit,
   listAudit,
+  parseAuditAnchor,
   verifyAudit,
   type AuditExportFormat,
   type AuditFilter,
@@ -253,16 +255,31 @@ export function registerServerCommands(program: Command, ctx: CliContext): void 
   });
 
   audit
-    .command('verify')
-    .description('walk the hash chain; exit 1 naming the first edited, removed, reordered or inserted record')
+    .command('head')
+    .description('print the chain head as SEQ:HASH, to anchor outside Sluice and pass to verify --expect-head')
     .action(async (_opts: unknown, cmd: Command) => {
       const g = ctx.globals(cmd);
       const rt = await ctx.runtime(g);
-      const v = await verifyAudit(rt.store);
+      const head = await auditHead(rt.store);
+      emit(ctx.w, g.output, head, { text: () => `${head.anchor}\n` });
+    });
+
+  audit
+    .command('verify')
+    .description('walk the hash chain; exit 1 naming the first edited, removed, reordered or inserted record')
+    .option(
+      '--expect-head <seq:hash>',
+      'a head anchored elsewhere (`sluice audit head`): also fail unless record SEQ is still there with this hash',
+    )
+    .action(async (opts: { expectHead?: string }, cmd: Command) => {
+      const g = ctx.globals(cmd);
+      const expectHead = opts.expectHead === undefined ? undefined : parseAuditAnchor(opts.expectHead, '--expect-head');
+      const rt = await ctx.runtime(g);
+      const v = await verifyAudit(rt.store, expectHead ? { expectHead } : {});
       emit(ctx.w, g.output, v, {
         text: () =>
           v.ok
-            ? `audit log intact: ${v.count} records; head seq ${v.head.seq} hash ${v.head.hash}\n`
+            ? `audit log intact: ${v.count} records; head seq ${v.head.seq} hash ${v.head.hash}${expectHead ? `; record ${expectHead.seq} is the expected head` : ''}\n`
             : `audit log broken at record ${v.firstBad.seq} (${v.firstBad.reason}): ${v.firstBad.message}\n  expected: ${v.firstBad.expected}\n  found:    ${v.firstBad.found}\n  ${v.count} records before it verified\n`,
       });
       if (!v.ok) {

@@ -9,6 +9,7 @@ import * as m0002 from './0002_audit_log.ts';
 import * as m0003 from './0003_promotion.ts';
 import * as m0004 from './0004_retention.ts';
 import * as m0005 from './0005_usage.ts';
+import * as m0006 from './0006_operation_intents.ts';
 
 export const MIGRATIONS: readonly Migration[] = [
   { version: 1, name: 'initial', up: m0001.up },
@@ -16,4 +17,5 @@ export const MIGRATIONS: readonly Migration[] = [
   { version: 3, name: 'promotion', up: m0003.up },
   { version: 4, name: 'retention', up: m0004.up },
   { version: 5, name: 'usage', up: m0005.up },
+  { version: 6, name: 'operation_intents', up: m0006.up },
 ];
