@@ -67,7 +67,13 @@ export interface Runtime {
 }
 
 export function registryRef(r: Registry): RegistryRef {
-  return { name: r.name, host: r.host, url: r.url, kind: r.kind };
+  return {
+    name: r.name,
+    host: r.host,
+    url: r.url,
+    kind: r.kind,
+    ...(r.limits.syncTimeoutMs !== undefined ? { syncTimeoutMs: r.limits.syncTimeoutMs } : {}),
+  };
 }
 
 export function classifier(policy: LifecyclePolicy, registryName: string): (repository: string) => RepositoryClass {

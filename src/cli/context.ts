@@ -8,8 +8,22 @@ import { SluiceError } from '../errors.ts';
 import { CredentialStore, type Credential } from '../oci/credentials.ts';
 import { DEFAULT_POLICY_FILE } from '../policy/schema.ts';
 import { RegistryPool, type RegistrySettings } from '../oci/pool.ts';
+import { formatWait, type RetryWait } from '../oci/transport.ts';
 import type { Runtime } from '../runtime.ts';
 import { parseOutputFormat, stdio, type OutputFormat, type Writer } from './output.ts';
+
+/** Waits this long or shorter pass unannounced: a blip, not a stall the user should know about. */
+export const ANNOUNCE_WAIT_MS = 2000;
+
+/** The stderr line for a wait before a retry, or undefined when the wait is too short to mention. */
+export function retryWaitNotice(wait: RetryWait): string | undefined {
+  if (wait.delayMs <= ANNOUNCE_WAIT_MS) return undefined;
+  const why =
+    wait.status !== undefined
+      ? `HTTP ${wait.status}${wait.retryAfterMs !== undefined ? `, Retry-After ${formatWait(wait.retryAfterMs)}` : ''}`
+      : (wait.error ?? 'network error');
+  return `sluice: waiting ${formatWait(wait.delayMs)} before retrying ${wait.method} ${wait.url.host}${wait.url.pathname} (${why}; attempt ${wait.attempt} of ${wait.attempts})\n`;
+}
 
 export interface GlobalOptions {
   output: OutputFormat;
@@ -71,6 +85,13 @@ export class CliContext {
 
   private registryDefaults(g: GlobalOptions): RegistrySettings {
     const defaults: RegistrySettings = {};
+    // A silent minute looks like a hang; the transport reports waits and the CLI says so.
+    if (!g.quiet) {
+      defaults.onRetry = (wait) => {
+        const notice = retryWaitNotice(wait);
+        if (notice) this.w.err(notice);
+      };
+    }
     if (g.insecure) defaults.insecure = true;
     if (g.caFile) {
       try {

@@ -6,6 +6,7 @@
 import { SluiceError } from '../errors.ts';
 import type { RegistryClient } from '../oci/client.ts';
 import { mapLimit } from '../oci/copy.ts';
+import { checkIndexFanOut } from '../oci/limits.ts';
 import { blobsOf, formatPlatform, parseImageConfig, type Manifest } from '../oci/manifest.ts';
 import { isDigest } from '../oci/digest.ts';
 import { storableText, type StoreHandle } from '../store/index.ts';
@@ -43,11 +44,10 @@ export async function readManifestTree(
   repository: string,
   digest: string,
   known: (digest: string) => Promise<ManifestRecord | undefined>,
+  signal?: AbortSignal,
 ): Promise<ManifestRecord[]> {
-  const out: ManifestRecord[] = [];
-  const manifest = await client.getManifest(repository, digest);
-  out.push(...(await describe(client, repository, manifest, known)));
-  return out;
+  const manifest = await client.getManifest(repository, digest, signal);
+  return describe(client, repository, manifest, known, 0, signal);
 }
 
 /** Each declared size is a safe integer; their sum may not be, and would not read back exactly. */
@@ -66,7 +66,10 @@ async function describe(
   repository: string,
   m: Manifest,
   known: (digest: string) => Promise<ManifestRecord | undefined>,
+  parents: number,
+  signal: AbortSignal | undefined,
 ): Promise<ManifestRecord[]> {
+  checkIndexFanOut(m, parents, client.limits, { registry: client.registry, repository });
   const annotations = m.annotations;
   const rec: ManifestRecord = {
     digest: m.digest,
@@ -89,7 +92,7 @@ async function describe(
     if (m.config) {
       rec.configDigest = m.config.digest;
       if (isImageConfig(m.config.mediaType)) {
-        const bytes = await client.fetchBlob(repository, m.config.digest, MAX_CONFIG_BYTES, m.config.size);
+        const bytes = await client.fetchBlob(repository, m.config.digest, MAX_CONFIG_BYTES, m.config.size, signal);
         const cfg = parseImageConfig(bytes, { repository, digest: m.config.digest });
         rec.labels = cfg.labels;
         rec.user = cfg.user ?? null;
@@ -114,8 +117,8 @@ async function describe(
   const children = await mapLimit(m.manifests, 4, async (d) => {
     const have = await known(d.digest);
     if (have) return { descriptor: d, record: have, fresh: [] as ManifestRecord[] };
-    const child = await client.getManifest(repository, d.digest);
-    const fresh = await describe(client, repository, child, known);
+    const child = await client.getManifest(repository, d.digest, signal);
+    const fresh = await describe(client, repository, child, known, parents + 1, signal);
     return { descriptor: d, record: fresh[0]!, fresh };
   });
   for (const c of children) {

@@ -5,6 +5,7 @@
  * that disappeared are removed; every observed change is audited.
  */
 import { SluiceError, asSluiceError } from '../errors.ts';
+import { formatDuration } from '../policy/duration.ts';
 import type { AuditInput } from '../audit/index.ts';
 import type { RegistryClient } from '../oci/client.ts';
 import { mapLimit } from '../oci/copy.ts';
@@ -47,7 +48,12 @@ export interface RegistryRef {
   host: string;
   url: string;
   kind: string;
+  /** How long one sync of this registry may take (the policy's `limits.syncTimeout`). */
+  syncTimeoutMs?: number;
 }
+
+/** A sync that has not finished in an hour is stuck on a registry that keeps answering. */
+export const DEFAULT_SYNC_TIMEOUT_MS = 60 * 60_000;
 
 export interface TagChange {
   repository: string;
@@ -152,12 +158,13 @@ async function fetchUnknown(
   client: RegistryClient,
   repository: string,
   digests: Iterable<string>,
+  signal?: AbortSignal,
 ): Promise<ManifestRecord[]> {
   const fresh = new Map<string, ManifestRecord>();
   const known = async (d: string) => fresh.get(d) ?? (await loadManifest(deps.store, reg.name, d));
   for (const digest of digests) {
     if (await known(digest)) continue;
-    for (const rec of await readManifestTree(client, repository, digest, known)) fresh.set(rec.digest, rec);
+    for (const rec of await readManifestTree(client, repository, digest, known, signal)) fresh.set(rec.digest, rec);
   }
   return [...fresh.values()];
 }
@@ -262,12 +269,13 @@ export async function syncRepository(
   deps: InventoryDeps,
   reg: RegistryRef,
   repository: string,
+  signal?: AbortSignal,
 ): Promise<RepositorySyncReport> {
   const client = deps.client(reg.host);
   let tags: string[];
   let gone = false;
   try {
-    tags = await client.listTags(repository);
+    tags = await client.listTags(repository, undefined, signal);
   } catch (err) {
     const e = asSluiceError(err);
     if (e.category !== 'not-found') throw e;
@@ -279,11 +287,11 @@ export async function syncRepository(
     // repository's real tags unstorable (a NUL in one would fail the whole transaction).
     tags.filter(isValidTag),
     8,
-    async (tag) => [tag, (await client.headManifest(repository, tag))?.digest] as const,
+    async (tag) => [tag, (await client.headManifest(repository, tag, signal))?.digest] as const,
   );
   const current = new Map<string, string>();
   for (const [tag, digest] of heads) if (digest) current.set(tag, digest);
-  const records = await fetchUnknown(deps, reg, client, repository, new Set(current.values()));
+  const records = await fetchUnknown(deps, reg, client, repository, new Set(current.values()), signal);
 
   // Digests this repository held untagged: still there? (Retention needs to know.)
   const held = await deps.store.db
@@ -298,8 +306,10 @@ export async function syncRepository(
   const untagged = held.map((r) => r.digest).filter((d) => !tagged.has(d) && !childrenOfTagged.has(d));
   const stillThere = new Set<string>();
   await mapLimit(untagged, 8, async (d) => {
-    if (!gone && (await client.headManifest(repository, d))) stillThere.add(d);
+    if (!gone && (await client.headManifest(repository, d, signal))) stillThere.add(d);
   });
+  // A deadline that passed while the last request was answered must not let a late write in.
+  signal?.throwIfAborted();
 
   const now = deps.now();
   return deps.store.transaction(async (tx) => {
@@ -328,13 +338,60 @@ export async function syncRepository(
   });
 }
 
-/** Syncs every repository of a registry's catalog; repositories gone from it are removed. */
+/**
+ * Syncs every repository of a registry's catalog; repositories gone from it are removed.
+ * Bounded in time (`reg.syncTimeoutMs`): a registry that keeps the sync busy fails with
+ * SYNC_TIMEOUT naming the limit, and what was stored before the deadline stays.
+ */
 export async function syncRegistry(
   deps: InventoryDeps,
   reg: RegistryRef,
-  options: { concurrency?: number } = {},
+  options: { concurrency?: number; timeoutMs?: number } = {},
 ): Promise<SyncReport> {
   const started = performance.now();
+  const timeoutMs = options.timeoutMs ?? reg.syncTimeoutMs ?? DEFAULT_SYNC_TIMEOUT_MS;
+  const deadline = new AbortController();
+  const timer = setTimeout(() => deadline.abort(syncTimeout(reg, timeoutMs)), timeoutMs);
+  try {
+    return await syncRegistryUntil(deps, reg, options.concurrency ?? 4, deadline.signal, started);
+  } catch (err) {
+    const e = asSluiceError(err);
+    // The failure is the news; an audit write that fails too (the store is down) must not hide it.
+    await deps.store
+      .transaction(async (tx) => {
+        await ensureRegistry(tx, reg, deps.now());
+        await deps.audit(tx, {
+          actor: 'system:sync',
+          action: 'sync',
+          repository: reg.host,
+          reason: 'inventory sync',
+          result: 'failure',
+          details: { registry: reg.name, code: e.code, message: e.message },
+        });
+      })
+      .catch(() => undefined);
+    throw e;
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+function syncTimeout(reg: RegistryRef, timeoutMs: number): SluiceError {
+  return new SluiceError(
+    'SYNC_TIMEOUT',
+    'unavailable',
+    `sync of registry ${reg.name} (${reg.host}) did not finish within ${formatDuration(timeoutMs)} (limits.syncTimeout)`,
+    { registry: reg.host, limit: timeoutMs },
+  );
+}
+
+async function syncRegistryUntil(
+  deps: InventoryDeps,
+  reg: RegistryRef,
+  concurrency: number,
+  signal: AbortSignal,
+  started: number,
+): Promise<SyncReport> {
   const client = deps.client(reg.host);
   // Deletions a killed run made without recording them: recorded as that run's before this
   // sync observes them, so they are not taken for the registry's own.
@@ -344,7 +401,7 @@ export async function syncRegistry(
     refresh: (i, reason) =>
       refreshReference(deps, reg, i.repository, i.target === 'tag' ? { tag: i.tag! } : { digest: i.digest! }, reason),
   });
-  const catalog = await client.catalog();
+  const catalog = await client.catalog(undefined, signal);
   await ensureRegistry(deps.store, reg, deps.now());
   const report: SyncReport = {
     registry: reg.name,
@@ -362,14 +419,17 @@ export async function syncRegistry(
     report.manifestsFetched += r.manifestsFetched;
     for (const c of r.changes) report[c.change]++;
   };
-  await mapLimit(catalog, options.concurrency ?? 4, async (repository) => {
+  await mapLimit(catalog, concurrency, async (repository) => {
     try {
-      tally(await syncRepository(deps, reg, repository));
+      tally(await syncRepository(deps, reg, repository, signal));
     } catch (err) {
+      // Past the deadline every repository would fail the same way: stop the whole sync.
+      if (signal.aborted) throw signal.reason;
       const e = asSluiceError(err);
       report.errors.push({ repository, code: e.code, message: e.message });
     }
   });
+  signal.throwIfAborted();
   // Repositories the catalog no longer lists: their tags are gone.
   const listed = new Set(catalog);
   const stored = await deps.store.db

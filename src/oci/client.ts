@@ -11,9 +11,11 @@ import { VerifyingStream, digestOf, digestToTag, isDigest, parseDigest } from '.
 import { MAX_MANIFEST_BYTES, parseManifest, type Descriptor, type Manifest } from './manifest.ts';
 import { MANIFEST_ACCEPT, MediaType } from './mediatypes.ts';
 import { DOCKER_HUB } from './reference.ts';
+import { LIMIT_SETTINGS, formatMiB, pages, resolveLimits, type RegistryLimits } from './limits.ts';
 import {
   HttpTransport,
   isTlsProtocolError,
+  retryRefusal,
   type HttpMethod,
   type HttpResponse,
   type RetryPolicy,
@@ -37,6 +39,9 @@ export interface RegistryClientOptions {
   idleTimeoutMs?: number;
   userAgent?: string;
   onResponse?: TransportOptions['onResponse'];
+  onRetry?: TransportOptions['onRetry'];
+  /** Bounds on listings and index fan-out; defaults where not given. */
+  limits?: Partial<RegistryLimits>;
 }
 
 export interface ManifestHead {
@@ -53,7 +58,6 @@ export interface OciErrorBody {
 
 const MAX_PAGES = 100_000;
 const MAX_REFERRER_PAGES = 100;
-const LIST_BODY_LIMIT = 64 * 1024 * 1024;
 
 function isLoopbackHost(host: string): boolean {
   const h = host.replace(/:\d+$/, '').replace(/^\[|\]$/g, '');
@@ -128,6 +132,8 @@ interface CallInit {
 export class RegistryClient {
   readonly registry: string;
   readonly transport: HttpTransport;
+  /** What this registry's answers may make Sluice do; every walker of an index reads it. */
+  readonly limits: RegistryLimits;
   private readonly auth: Authenticator;
   private base: URL | undefined;
   private readonly explicitBase: boolean;
@@ -137,6 +143,7 @@ export class RegistryClient {
 
   constructor(options: RegistryClientOptions) {
     this.registry = options.registry;
+    this.limits = resolveLimits(options.limits);
     const loopback = isLoopbackHost(options.registry);
     this.mayUseHttp = loopback || !!options.insecure;
     this.transport = new HttpTransport({
@@ -147,6 +154,7 @@ export class RegistryClient {
       idleTimeoutMs: options.idleTimeoutMs,
       userAgent: options.userAgent,
       onResponse: options.onResponse,
+      onRetry: options.onRetry,
     });
     if (options.url) {
       this.base = new URL(options.url.replace(/\/+$/, '') + '/');
@@ -252,19 +260,26 @@ export class RegistryClient {
       : this.registry;
     let code = oci?.code ?? (status === 404 ? 'NOT_FOUND' : status === 401 ? 'UNAUTHORIZED' : `HTTP_${status}`);
     let detail = oci?.message ? `${oci.code ?? ''} ${oci.message}`.trim() : `HTTP ${status}`;
+    const refusal = retryRefusal(res);
     if (status === 401) {
       code = 'UNAUTHORIZED';
       detail = `authentication failed ${await this.auth.identity()}${oci?.message ? `: ${oci.message}` : ''}`;
     }
     const category = code === 'NAME_INVALID' || code === 'TAG_INVALID' ? 'invalid-input' : categoryForStatus(status);
-    return new SluiceError(code, category, `${init.op} ${target} on ${this.registry}: ${detail} (HTTP ${status})`, {
-      registry: this.registry,
-      repository: init.repository,
-      reference: init.reference,
-      operation: init.op,
-      ociCode: oci?.code,
-      httpStatus: status,
-    });
+    return new SluiceError(
+      code,
+      category,
+      `${init.op} ${target} on ${this.registry}: ${detail} (HTTP ${status}${refusal})`,
+      {
+        registry: this.registry,
+        repository: init.repository,
+        reference: init.reference,
+        operation: init.op,
+        ociCode: oci?.code,
+        httpStatus: status,
+        ...(res.retryRefused ? { retryAfterSeconds: Math.ceil(res.retryRefused.retryAfterMs / 1000) } : {}),
+      },
+    );
   }
 
   private integrity(code: string, message: string, repository: string, reference?: string): SluiceError {
@@ -561,7 +576,13 @@ export class RegistryClient {
   }
 
   /** Reads a small blob (config, signature payload) into memory, verified, up to `limit` bytes. */
-  async fetchBlob(repository: string, digest: string, limit: number, expectedSize?: number): Promise<Buffer> {
+  async fetchBlob(
+    repository: string,
+    digest: string,
+    limit: number,
+    expectedSize?: number,
+    signal?: AbortSignal,
+  ): Promise<Buffer> {
     if (expectedSize !== undefined && expectedSize > limit) {
       throw this.integrity(
         'BLOB_TOO_LARGE',
@@ -570,7 +591,7 @@ export class RegistryClient {
         digest,
       );
     }
-    const stream = await this.getBlob(repository, digest, expectedSize);
+    const stream = await this.getBlob(repository, digest, expectedSize, signal);
     const chunks: Buffer[] = [];
     let total = 0;
     for await (const chunk of stream as AsyncIterable<Buffer>) {
@@ -760,28 +781,59 @@ export class RegistryClient {
 
   // ---------------------------------------------------------------- listings
 
-  private async paginate<T>(
+  /**
+   * Follows Link pagination to the end. A registry that keeps paging is stopped by the
+   * listing's bounds (names, bytes, pages): the whole listing fails rather than being used
+   * truncated, since a partial tag list would read as deletions.
+   */
+  private async paginate(
     op: string,
     first: string,
     repository: string | undefined,
     scopes: Scope[],
-    pick: (body: unknown) => T[],
-  ): Promise<T[]> {
-    const out: T[] = [];
+    pick: (body: unknown) => string[],
+    signal?: AbortSignal,
+  ): Promise<string[]> {
+    const out: string[] = [];
     const seen = new Set<string>();
+    const { listItems, listBytes } = this.limits;
+    const what = `${op}${repository ? ` ${repository}` : ''} on ${this.registry}`;
+    let bytes = 0;
     let target: string | URL = first;
     for (let page = 0; ; page++) {
       if (page >= MAX_PAGES) {
         throw this.integrity('PAGINATION_RUNAWAY', `${op} did not end after ${MAX_PAGES} pages`, repository ?? '');
       }
-      const res = await this.call({ op, method: 'GET', target, repository, scopes, expect: [200] });
-      let body: unknown;
+      const res = await this.call({ op, method: 'GET', target, repository, scopes, expect: [200], signal });
+      let body: Buffer;
       try {
-        body = JSON.parse(await res.text(LIST_BODY_LIMIT));
+        body = await res.buffer(listBytes - bytes);
+      } catch (err) {
+        if (!(err instanceof SluiceError && err.code === 'RESPONSE_TOO_LARGE')) throw err;
+        throw new SluiceError(
+          'LIST_TOO_LARGE',
+          'integrity',
+          `${what}: the listing exceeds ${formatMiB(listBytes)} after ${pages(page + 1)} (${LIMIT_SETTINGS.listBytes})`,
+          { registry: this.registry, repository, operation: op, limit: listBytes, pages: page + 1 },
+        );
+      }
+      bytes += body.length;
+      let parsed: unknown;
+      try {
+        parsed = JSON.parse(body.toString('utf8'));
       } catch {
         throw this.integrity('LIST_INVALID', `${op} returned malformed JSON`, repository ?? '');
       }
-      out.push(...pick(body));
+      const names = pick(parsed);
+      if (out.length + names.length > listItems) {
+        throw new SluiceError(
+          'LIST_TOO_LONG',
+          'integrity',
+          `${what}: the listing has more than ${listItems} names after ${pages(page + 1)} (${LIMIT_SETTINGS.listItems})`,
+          { registry: this.registry, repository, operation: op, limit: listItems, pages: page + 1 },
+        );
+      }
+      for (const n of names) out.push(n);
       const next = parseNextLink(res.header('link'));
       if (!next) return out;
       const url = new URL(next, this.baseUrl());
@@ -806,7 +858,7 @@ export class RegistryClient {
   }
 
   /** Every tag of a repository, following Link pagination to the end (never a truncated list). */
-  async listTags(repository: string, pageSize = 1000): Promise<string[]> {
+  async listTags(repository: string, pageSize = 1000, signal?: AbortSignal): Promise<string[]> {
     return this.paginate(
       'list tags',
       `v2/${repository}/tags/list?n=${pageSize}`,
@@ -820,19 +872,27 @@ export class RegistryClient {
         }
         return tags as string[];
       },
+      signal,
     );
   }
 
   /** Every repository in the registry (the catalog extension; Quay and Harbor may restrict it). */
-  async catalog(pageSize = 1000): Promise<string[]> {
-    return this.paginate('catalog', `v2/_catalog?n=${pageSize}`, undefined, [CATALOG_SCOPE], (body) => {
-      const repos = (body as { repositories?: unknown }).repositories;
-      if (repos === null || repos === undefined) return [];
-      if (!Array.isArray(repos) || repos.some((r) => typeof r !== 'string')) {
-        throw this.integrity('LIST_INVALID', 'catalog is not a list of strings', '');
-      }
-      return repos as string[];
-    });
+  async catalog(pageSize = 1000, signal?: AbortSignal): Promise<string[]> {
+    return this.paginate(
+      'catalog',
+      `v2/_catalog?n=${pageSize}`,
+      undefined,
+      [CATALOG_SCOPE],
+      (body) => {
+        const repos = (body as { repositories?: unknown }).repositories;
+        if (repos === null || repos === undefined) return [];
+        if (!Array.isArray(repos) || repos.some((r) => typeof r !== 'string')) {
+          throw this.integrity('LIST_INVALID', 'catalog is not a list of strings', '');
+        }
+        return repos as string[];
+      },
+      signal,
+    );
   }
 
   async ping(): Promise<void> {

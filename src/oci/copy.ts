@@ -14,6 +14,7 @@ import type { Readable } from 'node:stream';
 import { SluiceError, asSluiceError } from '../errors.ts';
 import type { RegistryClient } from './client.ts';
 import { cosignTagsAmong, mergeSignatureLayers } from './cosign.ts';
+import { checkIndexFanOut } from './limits.ts';
 import { blobsOf, type Descriptor, type Manifest } from './manifest.ts';
 import { isForeignLayer } from './mediatypes.ts';
 import { streamedBytes } from './memory.ts';
@@ -158,6 +159,8 @@ class CopyRun {
 
   async run(req: CopyRequest): Promise<CopyResult> {
     const top = await this.src.getManifest(this.srcRepo, manifestReferenceOf(req.source), this.signal);
+    // Before anything else: even a copy with nothing to transfer walks the children's referrers.
+    this.checkFanOut(top, 0);
     this.result.digest = top.digest;
     this.result.mediaType = top.mediaType;
     const targetRef = req.target.tag ?? top.digest;
@@ -177,22 +180,30 @@ class CopyRun {
     return this.result;
   }
 
-  /** Copies everything a manifest needs in the target (blobs, children), not the manifest itself. */
-  private async copyContent(manifest: Manifest): Promise<void> {
+  private checkFanOut(manifest: Manifest, parents: number): void {
+    checkIndexFanOut(manifest, parents, this.src.limits, { registry: this.src.registry, repository: this.srcRepo });
+  }
+
+  /**
+   * Copies everything a manifest needs in the target (blobs, children), not the manifest itself.
+   * `parents` counts the indexes above it, so a chain of nested indexes ends at the depth limit.
+   */
+  private async copyContent(manifest: Manifest, parents = 0): Promise<void> {
+    this.checkFanOut(manifest, parents);
     if (manifest.kind === 'image') {
       await mapLimit(blobsOf(manifest), this.options.blobConcurrency ?? 4, (blob) => this.copyBlob(blob));
     } else {
-      await mapLimit(manifest.manifests, 4, (child) => this.copyChildManifest(child));
+      await mapLimit(manifest.manifests, 4, (child) => this.copyChildManifest(child, parents + 1));
     }
   }
 
-  private async copyChildManifest(child: Descriptor): Promise<void> {
+  private async copyChildManifest(child: Descriptor, parents: number): Promise<void> {
     if (await this.dst.headManifest(this.dstRepo, child.digest, this.signal)) {
       this.options.onProgress?.({ kind: 'manifest', digest: child.digest, state: 'present' });
       return;
     }
     const manifest = await this.src.getManifest(this.srcRepo, child.digest, this.signal);
-    await this.copyContent(manifest);
+    await this.copyContent(manifest, parents);
     await this.putManifest(child.digest, manifest.bytes, manifest.mediaType);
     this.result.manifestsWritten++;
     this.result.noop = false;

@@ -5,6 +5,7 @@
 import { SluiceError } from '../errors.ts';
 import type { RegistryClient } from './client.ts';
 import { mapLimit } from './copy.ts';
+import { checkIndexFanOut } from './limits.ts';
 import { formatPlatform, parseImageConfig, type Descriptor, type Manifest } from './manifest.ts';
 import { manifestReferenceOf, type Reference } from './reference.ts';
 
@@ -66,8 +67,15 @@ export async function inspectImage(
   if (top.artifactType) details.artifactType = top.artifactType;
   if (top.subject) details.subject = top.subject.digest;
   let image: Manifest = top;
+  const where = { registry: ref.registry, repository: ref.repository };
+  // One request per child: an index listing ten thousand must be refused before the first.
+  checkIndexFanOut(top, 0, client.limits, where);
   if (top.kind === 'index') {
-    const children = await mapLimit(top.manifests, 4, (d) => client.getManifest(ref.repository, d.digest));
+    const children = await mapLimit(top.manifests, 4, async (d) => {
+      const child = await client.getManifest(ref.repository, d.digest);
+      checkIndexFanOut(child, 1, client.limits, where);
+      return child;
+    });
     details.platforms = top.manifests.map((d) => ({
       platform: formatPlatform(d.platform),
       digest: d.digest,

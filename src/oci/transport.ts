@@ -40,6 +40,11 @@ export interface HttpResponse {
   url: URL;
   body: IncomingMessage;
   header(name: string): string | undefined;
+  /**
+   * Set when the registry asked to be retried later than the caller's retry budget allows:
+   * the response is handed back at once instead of waiting.
+   */
+  retryRefused?: { retryAfterMs: number; budgetMs: number };
   buffer(limit?: number): Promise<Buffer>;
   text(limit?: number): Promise<string>;
   discard(): Promise<void>;
@@ -50,6 +55,26 @@ export interface RetryPolicy {
   retries: number;
   baseDelayMs: number;
   maxDelayMs: number;
+  /**
+   * Time one request may spend waiting between its attempts, all waits together. A registry
+   * that asks (Retry-After) for longer than what is left gets its answer returned at once.
+   */
+  budgetMs: number;
+}
+
+/** A wait before the next attempt of a request, reported before it starts. */
+export interface RetryWait {
+  method: HttpMethod;
+  url: URL;
+  /** The attempt about to be made (2 for the first retry). */
+  attempt: number;
+  attempts: number;
+  delayMs: number;
+  /** Status that caused the retry, or the network error code. */
+  status?: number;
+  error?: string;
+  /** The wait the registry asked for, when it sent Retry-After. */
+  retryAfterMs?: number;
 }
 
 export interface TransportOptions {
@@ -65,14 +90,20 @@ export interface TransportOptions {
   userAgent?: string;
   /** Observes every response (request counting, metrics). */
   onResponse?: (info: { method: HttpMethod; url: URL; status: number; durationMs: number }) => void;
+  /** Told of every wait before a retry; the transport itself never prints. */
+  onRetry?: (wait: RetryWait) => void;
 }
 
-const DEFAULT_RETRY: RetryPolicy = { retries: 4, baseDelayMs: 200, maxDelayMs: 10_000 };
+export const DEFAULT_RETRY: Readonly<RetryPolicy> = Object.freeze({
+  retries: 4,
+  baseDelayMs: 200,
+  maxDelayMs: 10_000,
+  budgetMs: 60_000,
+});
 const RETRYABLE_STATUS = new Set([408, 429, 500, 502, 503, 504]);
 const RETRYABLE_ERRORS = new Set(['ECONNRESET', 'ECONNREFUSED', 'EPIPE', 'ETIMEDOUT', 'EAI_AGAIN', 'ECONNABORTED']);
 const SENSITIVE_HEADERS = ['authorization', 'cookie', 'proxy-authorization'];
 const MAX_REDIRECTS = 5;
-const MAX_RETRY_AFTER_MS = 60_000;
 const UPLOAD_BUFFER_BYTES = 1024 * 1024;
 
 /** A counting semaphore; permits are held until response headers arrive. */
@@ -122,12 +153,29 @@ function isTlsTrustError(err: unknown): boolean {
   );
 }
 
-function parseRetryAfter(value: string | undefined, now = Date.now()): number | undefined {
+/** Retry-After as milliseconds (delta-seconds or an HTTP date, RFC 9110 10.2.3); uncapped. */
+export function parseRetryAfter(value: string | undefined, now = Date.now()): number | undefined {
   if (!value) return undefined;
-  if (/^\d+$/.test(value.trim())) return Math.min(Number(value.trim()) * 1000, MAX_RETRY_AFTER_MS);
+  if (/^\d+$/.test(value.trim())) return Number(value.trim()) * 1000;
   const at = Date.parse(value);
   if (Number.isNaN(at)) return undefined;
-  return Math.min(Math.max(0, at - now), MAX_RETRY_AFTER_MS);
+  return Math.max(0, at - now);
+}
+
+/** Seconds as people read them in a message: `45 s`, `1h`, `1h30m`. */
+export function formatWait(ms: number): string {
+  const s = Math.ceil(ms / 1000);
+  if (s < 120) return `${s} s`;
+  const h = Math.floor(s / 3600);
+  const m = Math.floor((s % 3600) / 60);
+  return h === 0 ? `${m} min` : m === 0 ? `${h}h` : `${h}h${m}m`;
+}
+
+/** What to add to an error built from a response the transport did not retry because of its Retry-After. */
+export function retryRefusal(res: Pick<HttpResponse, 'retryRefused'>): string {
+  const r = res.retryRefused;
+  if (!r) return '';
+  return `; it asks to be retried after ${formatWait(r.retryAfterMs)} (Retry-After), beyond the retry budget of ${formatWait(r.budgetMs)}`;
 }
 
 function sleep(ms: number, signal?: AbortSignal): Promise<void> {
@@ -212,6 +260,7 @@ export class HttpTransport {
   private readonly idleTimeoutMs: number;
   private readonly userAgent: string;
   private readonly onResponse: TransportOptions['onResponse'];
+  private readonly onRetry: TransportOptions['onRetry'];
 
   constructor(options: TransportOptions = {}) {
     const concurrency = options.concurrency ?? 8;
@@ -239,6 +288,7 @@ export class HttpTransport {
     this.idleTimeoutMs = options.idleTimeoutMs ?? 60_000;
     this.userAgent = options.userAgent ?? 'sluice/0.1';
     this.onResponse = options.onResponse;
+    this.onRetry = options.onRetry;
   }
 
   close(): void {
@@ -246,29 +296,57 @@ export class HttpTransport {
     this.httpsAgent.destroy();
   }
 
-  /** Sends a request, retrying transient failures. The caller owns the response body. */
+  /** Sends a request, retrying transient failures within the retry budget. The caller owns the response body. */
   async request(req: HttpRequest): Promise<HttpResponse> {
     const replayable = req.body === undefined || Buffer.isBuffer(req.body) || typeof req.body === 'function';
     const mayRetry = req.retry !== false && replayable;
     let attempt = 0;
+    let waited = 0;
+    const wait = async (delayMs: number, cause: Pick<RetryWait, 'status' | 'error' | 'retryAfterMs'>) => {
+      this.onRetry?.({
+        method: req.method,
+        url: req.url,
+        attempt: attempt + 2,
+        attempts: this.retry.retries + 1,
+        delayMs,
+        ...cause,
+      });
+      await sleep(delayMs, req.signal);
+      waited += delayMs;
+      attempt++;
+    };
     for (;;) {
       let res: HttpResponse;
+      const left = this.retry.budgetMs - waited;
       try {
         res = await this.followRedirects(req);
       } catch (err) {
         const code = (err as { code?: string }).code ?? '';
-        if (mayRetry && attempt < this.retry.retries && RETRYABLE_ERRORS.has(code) && !req.signal?.aborted) {
-          await sleep(this.backoff(attempt), req.signal);
-          attempt++;
+        if (
+          mayRetry &&
+          attempt < this.retry.retries &&
+          left > 0 &&
+          RETRYABLE_ERRORS.has(code) &&
+          !req.signal?.aborted
+        ) {
+          await wait(Math.min(this.backoff(attempt), left), { error: code });
           continue;
         }
         throw this.networkError(err, req);
       }
       if (mayRetry && attempt < this.retry.retries && RETRYABLE_STATUS.has(res.status)) {
-        const after = parseRetryAfter(res.header('retry-after'));
+        const asked = parseRetryAfter(res.header('retry-after'));
+        // Waiting longer than the caller can afford only delays the same failure.
+        if (asked !== undefined && asked > left) {
+          res.retryRefused = { retryAfterMs: asked, budgetMs: this.retry.budgetMs };
+          return res;
+        }
+        if (left <= 0) return res;
         await res.discard();
-        await sleep(after ?? this.backoff(attempt), req.signal);
-        attempt++;
+        await wait(asked ?? Math.min(this.backoff(attempt), left), {
+          status: res.status,
+          ...(asked !== undefined ? { retryAfterMs: asked } : {}),
+        });
         continue;
       }
       return res;
@@ -285,6 +363,8 @@ export class HttpTransport {
     if (err instanceof SluiceError) return err;
     const e = err as { code?: string; message?: string; name?: string };
     const where = `${req.method} ${req.url.origin}${req.url.pathname}`;
+    // A caller that aborts with a reason of its own (a deadline naming its limit) gets that reason.
+    if (req.signal?.aborted && req.signal.reason instanceof SluiceError) return req.signal.reason;
     if (e?.name === 'AbortError' || req.signal?.aborted) {
       return new SluiceError('ABORTED', 'unavailable', `${where}: aborted`, { operation: where }, err);
     }

@@ -181,6 +181,7 @@ export function defaultPolicy(): LifecyclePolicy {
         insecure: false,
         concurrency: 8,
         referrers: 'tags',
+        limits: {},
         default: true,
       },
     ],

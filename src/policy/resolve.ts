@@ -12,6 +12,7 @@ import {
   type Gate,
   type LifecyclePolicy,
   type Registry,
+  type RegistryLimitSettings,
   type RetentionOverride,
   type RetentionRules,
   type ScanPolicy,
@@ -128,6 +129,18 @@ function resolveGate(raw: NonNullable<RawStage['gate']>, scan: ScanPolicy, evide
   };
 }
 
+function resolveRegistryLimits(raw: RawPolicy['spec']['registries'][number]['limits']): RegistryLimitSettings {
+  const out: RegistryLimitSettings = {};
+  if (!raw) return out;
+  if (raw.listItems !== undefined) out.listItems = raw.listItems;
+  if (raw.listMiB !== undefined) out.listBytes = raw.listMiB * 1024 * 1024;
+  if (raw.indexDepth !== undefined) out.indexDepth = raw.indexDepth;
+  if (raw.indexChildren !== undefined) out.indexChildren = raw.indexChildren;
+  if (raw.retryBudget !== undefined) out.retryBudgetMs = raw.retryBudget;
+  if (raw.syncTimeout !== undefined) out.syncTimeoutMs = raw.syncTimeout;
+  return out;
+}
+
 export function resolvePolicy(raw: RawPolicy, baseDir: string): LifecyclePolicy {
   const spec = raw.spec;
   const registries: Registry[] = spec.registries.map((r) => ({
@@ -140,6 +153,7 @@ export function resolvePolicy(raw: RawPolicy, baseDir: string): LifecyclePolicy 
     caFile: r.caFile,
     concurrency: r.concurrency,
     referrers: r.referrers ?? (r.kind === 'distribution' ? 'tags' : 'auto'),
+    limits: resolveRegistryLimits(r.limits),
     default: spec.registries.length === 1 || r.default === true,
   }));
   const defaultRegistry = registries.find((r) => r.default)!.name;

@@ -116,8 +116,25 @@ export interface Registry {
   /** Maximum parallel requests to this registry. */
   concurrency: number;
   referrers: ReferrersMode;
+  /** Only the limits the policy sets; the rest keep the defaults of the code that enforces them. */
+  limits: RegistryLimitSettings;
   /** The registry `{team}-{stage}/{repo}` repositories live in unless a stage says otherwise. */
   default: boolean;
+}
+
+export interface RegistryLimitSettings {
+  /** Names one listing (tags of a repository, the catalog) may hold. */
+  listItems?: number;
+  /** Bytes of one listing's pages together. */
+  listBytes?: number;
+  /** Indexes on a path from a tagged manifest down to an image. */
+  indexDepth?: number;
+  /** Manifests one index may list. */
+  indexChildren?: number;
+  /** Time one request may spend waiting for its retries. */
+  retryBudgetMs?: number;
+  /** Time one sync of this registry may take. */
+  syncTimeoutMs?: number;
 }
 
 export interface TeamMember {

@@ -394,6 +394,17 @@ const slaTarget = (allowNextCycle: boolean) =>
 
 const LOOPBACK = /^(localhost|.*\.localhost|127(?:\.\d{1,3}){3}|\[::1\])(?::\d+)?$/;
 
+// Bounds on what a registry's answers may make Sluice do (docs/operations.md#limits); each
+// key left out keeps its default, which lives with the code that enforces it.
+const registryLimits = object({
+  listItems: optional(integer({ min: 1, max: 100_000_000 })),
+  listMiB: optional(integer({ min: 1, max: 4096 })),
+  indexDepth: optional(integer({ min: 1, max: 64 })),
+  indexChildren: optional(integer({ min: 1, max: 1_000_000 })),
+  retryBudget: optional(duration({ allowZero: true })),
+  syncTimeout: optional(duration()),
+});
+
 const registry = object(
   {
     name: required(defines('registry', 'registry', name('registry'))),
@@ -405,6 +416,7 @@ const registry = object(
     concurrency: withDefault(integer({ min: 1, max: 256 }), 8),
     referrers: optional(oneOf(REFERRERS_MODES)),
     default: optional(boolean()),
+    limits: optional(registryLimits),
   },
   {
     hints: {

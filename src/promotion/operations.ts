@@ -3,6 +3,7 @@ import { SluiceError, asSluiceError } from '../errors.ts';
 import { refreshReference } from '../inventory/sync.ts';
 import type { RegistryClient } from '../oci/client.ts';
 import { mapLimit } from '../oci/copy.ts';
+import { checkIndexFanOut } from '../oci/limits.ts';
 import { blobsOf, formatPlatform } from '../oci/manifest.ts';
 import { isForeignLayer } from '../oci/mediatypes.ts';
 import { parseReference } from '../oci/reference.ts';
@@ -155,6 +156,8 @@ async function blobsPresent(
   platform: string | undefined,
 ): Promise<string[]> {
   const m = await client.getManifest(repository, digest);
+  // Only children of the top index get here: one of them that is an index is nested.
+  if (platform) checkIndexFanOut(m, 1, client.limits, { registry: client.registry, repository });
   const blobs = blobsOf(m).filter((b) => !isForeignLayer(b.mediaType));
   const missing: string[] = [];
   await mapLimit(blobs, 8, async (b) => {
@@ -204,6 +207,8 @@ export async function verifyDeployable(
   }
   const digest = head.digest;
   const top = await client.getManifest(ref.repository, digest);
+  // Two requests per child and more per blob: an index listing thousands is refused up front.
+  checkIndexFanOut(top, 0, client.limits, { registry: ref.registry, repository: ref.repository });
   checks.push({ check: 'manifest', ok: true, detail: `${top.mediaType} ${digest}` });
   const digests = [digest];
   if (top.kind === 'index') {

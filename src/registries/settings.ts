@@ -23,6 +23,13 @@ export async function registrySettings(
       concurrency: r.concurrency,
       referrers: r.referrers,
     };
+    // The sync timeout is the inventory's; the rest bound what the client does.
+    const { listItems, listBytes, indexDepth, indexChildren, retryBudgetMs } = r.limits;
+    const limits = Object.fromEntries(
+      Object.entries({ listItems, listBytes, indexDepth, indexChildren }).filter(([, v]) => v !== undefined),
+    );
+    if (Object.keys(limits).length) s.limits = limits;
+    if (retryBudgetMs !== undefined) s.retry = { budgetMs: retryBudgetMs };
     if (r.caFile) {
       const path = isAbsolute(r.caFile) ? r.caFile : resolve(policy.baseDir, r.caFile);
       try {

@@ -5,6 +5,7 @@
  */
 import { verify as cryptoVerify } from 'node:crypto';
 import { SluiceError, asSluiceError } from '../errors.ts';
+import { checkIndexFanOut } from '../oci/limits.ts';
 import { formatReference, type Reference } from '../oci/reference.ts';
 import type { RegistryPool } from '../oci/pool.ts';
 import type { Descriptor } from '../oci/manifest.ts';
@@ -70,16 +71,22 @@ export async function signImage(
   const client = pool.get(ref.registry);
   const repository = `${ref.registry}/${ref.repository}`;
   let resolved;
+  let step = 'cannot resolve';
   try {
     resolved = await resolveImage(client, ref, options.signal);
+    // One signature per child: an index listing thousands is refused before the first is written.
+    if (options.recursive) {
+      step = 'refused to sign the children of';
+      checkIndexFanOut(resolved.manifest, 0, client.limits, { registry: ref.registry, repository: ref.repository });
+    }
   } catch (err) {
     await options.audit?.({
       action: 'signature',
       repository,
-      digest: ref.digest ?? '',
+      digest: resolved?.digest ?? ref.digest ?? '',
       ...(ref.tag !== undefined ? { tag: ref.tag } : {}),
       result: 'failure',
-      reason: `cannot resolve ${formatReference(ref)}: ${asSluiceError(err).message}`,
+      reason: `${step} ${formatReference(ref)}: ${asSluiceError(err).message}`,
       details: { signer: signer.keyRef, code: asSluiceError(err).code },
     });
     throw err;

@@ -1,6 +1,6 @@
 /** `sluice sync` and `sluice images ls|show`. */
 import type { Command } from 'commander';
-import { SluiceError } from '../../errors.ts';
+import { SluiceError, asSluiceError } from '../../errors.ts';
 import { listImages, showImage } from '../../inventory/query.ts';
 import { syncRegistry, type SyncReport } from '../../inventory/sync.ts';
 import { readFile } from 'node:fs/promises';
@@ -33,7 +33,17 @@ export function registerInventoryCommands(program: Command, ctx: CliContext): vo
         );
       }
       const reports: SyncReport[] = [];
-      for (const reg of targets) reports.push(await syncRegistry(inventoryFor(rt, reg), reg));
+      const failed: Array<{ registry: string; error: SluiceError }> = [];
+      // One registry that fails (a listing over its limits, past its time limit) stops only its own sync.
+      for (const reg of targets) {
+        try {
+          reports.push(await syncRegistry(inventoryFor(rt, reg), reg));
+        } catch (err) {
+          // Alone, its failure is the command's: the error as it is, its exit code.
+          if (targets.length === 1) throw err;
+          failed.push({ registry: reg.name, error: asSluiceError(err) });
+        }
+      }
       emit(ctx.w, g.output, reports, {
         rows: reports,
         columns: [
@@ -50,7 +60,8 @@ export function registerInventoryCommands(program: Command, ctx: CliContext): vo
       });
       for (const r of reports)
         for (const e of r.errors) ctx.w.err(`warning: ${r.registry}/${e.repository}: ${e.message}\n`);
-      if (reports.some((r) => r.errors.length > 0)) {
+      for (const f of failed) ctx.w.err(`error: sync of ${f.registry} failed: ${f.error.message} (${f.error.code})\n`);
+      if (failed.length > 0 || reports.some((r) => r.errors.length > 0)) {
         throw new SluiceError('SYNC_INCOMPLETE', 'unavailable', 'sync finished with errors (see warnings above)', {
           reported: true,
         });
