@@ -5,10 +5,10 @@
  * credential for `quay.io` cannot be sent to `quay.io.evil.example`.
  */
 import { execFile } from 'node:child_process';
-import { readFile } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
-import { SluiceError } from '../errors.ts';
+import { SluiceError, isSluiceError } from '../errors.ts';
+import { MAX_AUTH_FILE_BYTES, readInputText } from '../files.ts';
 import { DOCKER_HUB } from './reference.ts';
 
 export interface Credential {
@@ -78,8 +78,11 @@ function decodeEntry(entry: AuthFileEntry, where: string): Credential {
 async function readAuthFile(path: string): Promise<AuthFile | undefined> {
   let text: string;
   try {
-    text = await readFile(path, 'utf8');
-  } catch {
+    text = await readInputText(path, { what: 'registry credentials file', limit: MAX_AUTH_FILE_BYTES });
+  } catch (err) {
+    // Credential files are optional and looked for in several places; one that is there but
+    // too large is a mistake to report, not a file to skip.
+    if (isSluiceError(err, 'INPUT_TOO_LARGE')) throw err;
     return undefined;
   }
   let json: unknown;

@@ -5,10 +5,10 @@
  * A file holds one LifecyclePolicy. It may also be one of several `---` documents, or an
  * item of a `kind: List`, as Kubernetes tooling produces; other kinds are reported.
  */
-import { readFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { LineCounter, isMap, isSeq, parseAllDocuments, type Document, type Node as YNode, type YAMLError } from 'yaml';
 import { SluiceError } from '../errors.ts';
+import { readInputText } from '../files.ts';
 import { formatProblem, type Problem } from './problems.ts';
 import { resolvePolicy } from './resolve.ts';
 import { BUILTIN_EVIDENCE_NAMES, DEFAULT_POLICY_FILE, POLICY_KIND, type LifecyclePolicy } from './schema.ts';
@@ -203,26 +203,21 @@ export function parsePolicy(
 }
 
 async function readPolicyFile(path: string): Promise<string> {
-  try {
-    return await readFile(path, 'utf8');
-  } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    if (code === 'ENOENT') {
-      throw new SluiceError(
-        'POLICY_NOT_FOUND',
-        'not-found',
-        `policy file ${path} does not exist (create one with \`sluice init\`)`,
-        { location: path },
-      );
-    }
-    throw new SluiceError(
-      'POLICY_UNREADABLE',
-      'invalid-input',
-      `cannot read policy file ${path} (${code ?? 'error'})`,
-      { location: path },
-      err,
-    );
-  }
+  return readInputText(path, {
+    what: 'policy file',
+    limit: MAX_POLICY_BYTES,
+    unreadable: (errno) =>
+      errno === 'ENOENT'
+        ? new SluiceError(
+            'POLICY_NOT_FOUND',
+            'not-found',
+            `policy file ${path} does not exist (create one with \`sluice init\`)`,
+            { location: path },
+          )
+        : new SluiceError('POLICY_UNREADABLE', 'invalid-input', `cannot read policy file ${path} (${errno})`, {
+            location: path,
+          }),
+  });
 }
 
 /** Reads, validates and resolves a policy file. */

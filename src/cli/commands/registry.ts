@@ -1,7 +1,7 @@
 /** Registry commands: inspect, ls, catalog, copy. Each parses, calls src/oci, renders. */
-import { readFile } from 'node:fs/promises';
 import { Option, type Command } from 'commander';
 import { SluiceError } from '../../errors.ts';
+import { readInputText } from '../../files.ts';
 import { CopyEngine, type CopyOptions, type CopyRequest, type CopyResult } from '../../oci/copy.ts';
 import { inspectImage, listTagDigests } from '../../oci/inspect.ts';
 import {
@@ -188,8 +188,11 @@ function toCopyRequest(srcText: string | undefined, dstText: string | undefined,
   };
 }
 
+/** A batch is a list of image pairs, a few hundred bytes each; 4 MiB is some 10,000 of them. */
+export const MAX_BATCH_FILE_BYTES = 4 * 1024 * 1024;
+
 async function readBatch(file: string): Promise<CopyRequest[]> {
-  const text = file === '-' ? await readStdin() : await readFile(file, 'utf8');
+  const text = await readInputText(file, { what: '--batch file', limit: MAX_BATCH_FILE_BYTES });
   const requests: CopyRequest[] = [];
   text.split('\n').forEach((raw, i) => {
     const line = raw.trim();
@@ -209,10 +212,4 @@ async function readBatch(file: string): Promise<CopyRequest[]> {
     }
   });
   return requests;
-}
-
-async function readStdin(): Promise<string> {
-  const chunks: Buffer[] = [];
-  for await (const c of process.stdin as AsyncIterable<Buffer>) chunks.push(c);
-  return Buffer.concat(chunks).toString('utf8');
 }
