@@ -13,7 +13,16 @@ import { formatProblem, type Problem } from './problems.ts';
 import { resolvePolicy } from './resolve.ts';
 import { BUILTIN_EVIDENCE_NAMES, DEFAULT_POLICY_FILE, POLICY_KIND, type LifecyclePolicy } from './schema.ts';
 import { kindOf, policyDocument } from './spec.ts';
-import { Ctx, INVALID, MAX_PROBLEMS, checkAliasExpansion, deref, joinPath } from './validate.ts';
+import {
+  Ctx,
+  INVALID,
+  MAX_DEPTH,
+  MAX_PROBLEMS,
+  checkAliasExpansion,
+  deref,
+  excessiveNesting,
+  joinPath,
+} from './validate.ts';
 
 /** A policy is a page or two of YAML; anything far larger is not one. */
 export const MAX_POLICY_BYTES = 1024 * 1024;
@@ -88,6 +97,16 @@ export function validatePolicyText(
       `at most ${MAX_POLICY_BYTES} bytes`,
       `${Buffer.byteLength(text)} bytes`,
       'the file is too large to be a policy',
+    );
+  }
+  const deep = excessiveNesting(text);
+  if (deep) {
+    return bad(
+      deep.line,
+      deep.column,
+      `at most ${MAX_DEPTH} levels of nesting`,
+      'deeper nesting',
+      `nesting deeper than ${MAX_DEPTH} levels (the limit for a policy file)`,
     );
   }
   const lineCounter = new LineCounter();

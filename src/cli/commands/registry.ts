@@ -13,7 +13,7 @@ import {
 } from '../../oci/reference.ts';
 import { positiveInt } from '../args.ts';
 import type { CliContext } from '../context.ts';
-import { emit, formatBytes, shortDigest } from '../output.ts';
+import { emit, formatBytes, oneLine, shortDigest } from '../output.ts';
 import { createProgress } from '../progress.ts';
 
 export function registerRegistryCommands(program: Command, ctx: CliContext): void {
@@ -33,15 +33,15 @@ export function registerRegistryCommands(program: Command, ctx: CliContext): voi
             `Name:        ${ref.registry}/${ref.repository}${d.tag ? `:${d.tag}` : ''}`,
             `Digest:      ${d.digest}`,
             `MediaType:   ${d.mediaType}`,
-            ...(d.artifactType ? [`ArtifactType: ${d.artifactType}`] : []),
+            ...(d.artifactType ? [`ArtifactType: ${oneLine(d.artifactType)}`] : []),
             `Size:        ${formatBytes(d.size)} (${d.size} bytes)`,
-            `Platforms:   ${d.platforms.map((p) => p.platform).join(', ') || '-'}`,
-            `Created:     ${d.created ?? '-'}`,
-            `User:        ${d.user ?? '-'}`,
+            `Platforms:   ${oneLine(d.platforms.map((p) => p.platform).join(', ')) || '-'}`,
+            `Created:     ${oneLine(d.created ?? '-')}`,
+            `User:        ${oneLine(d.user ?? '-')}`,
             `Labels:`,
-            ...Object.entries(d.labels).map(([k, v]) => `  ${k}=${v}`),
-            `Layers:${d.platform && d.platforms.length > 1 ? ` (${d.platform})` : ''}`,
-            ...d.layers.map((l) => `  ${l.digest}  ${formatBytes(l.size).padStart(10)}  ${l.mediaType}`),
+            ...Object.entries(d.labels).map(([k, v]) => `  ${oneLine(k)}=${oneLine(v)}`),
+            `Layers:${d.platform && d.platforms.length > 1 ? ` (${oneLine(d.platform)})` : ''}`,
+            ...d.layers.map((l) => `  ${l.digest}  ${formatBytes(l.size).padStart(10)}  ${oneLine(l.mediaType)}`),
           ];
           return lines.join('\n') + '\n';
         },

@@ -59,6 +59,41 @@ describe('YAML itself', () => {
     assert.equal(problems[0]!.line, 5); // e: 111111 nodes, the first level past 100000
   });
 
+  it('names the nesting limit with file:line:column for a document 20,000 levels deep', () => {
+    const deep = 20_000;
+    for (const [kind, text, line, column] of [
+      ['flow sequences', `${MINIMAL}extra: ${'['.repeat(deep)}${']'.repeat(deep)}\n`, 13, 71],
+      ['flow mappings', `${MINIMAL}extra: ${'{a: '.repeat(deep)}1${'}'.repeat(deep)}\n`, 13, 260],
+      ['block sequences', `${MINIMAL}extra:\n${'- '.repeat(deep)}x\n`, 14, 127],
+      [
+        'block mappings',
+        `${MINIMAL}${Array.from({ length: 200 }, (_, i) => `${' '.repeat(i)}k:`).join('\n')} 1\n`,
+        77,
+        65,
+      ],
+      ['a bare document', '['.repeat(1024 * 1024 - 1), 1, 64],
+    ] as const) {
+      const started = performance.now();
+      const problems = problemsOf(text);
+      assert.ok(performance.now() - started < 1000, `${kind}: refused at once`);
+      assert.equal(problems.length, 1, `${kind}: ${JSON.stringify(problems)}`);
+      const p = problems[0]!;
+      assert.equal(p.message, 'nesting deeper than 64 levels (the limit for a policy file)', kind);
+      assert.deepEqual([p.file, p.line, p.column], ['sluice.yaml', line, column], kind);
+    }
+  });
+
+  it('counts no nesting inside quoted scalars, comments and block scalars', () => {
+    const brackets = '['.repeat(100);
+    const policy = expectValid(
+      MINIMAL.replace(
+        'kind: LifecyclePolicy',
+        `kind: LifecyclePolicy # ${brackets}\nmetadata:\n  annotations:\n    a: '${brackets}'\n    b: "${brackets}\\"${brackets}"\n    c: |\n      ${brackets}\n      - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - x\n    d: x${brackets}`,
+      ),
+    );
+    assert.ok(policy);
+  });
+
   it('refuses an alias that contains itself', () => {
     const [p] = problemsOf('a: &loop [1, *loop]\n');
     assert.match(p!.message, /alias \*loop refers to the node that contains it/);
