@@ -2,12 +2,15 @@
 import { Command, CommanderError, Option } from 'commander';
 import type { SluiceError } from '../errors.ts';
 import { asSluiceError, exitCodeFor } from '../errors.ts';
+import { excerpt } from '../text.ts';
 import { CliContext } from './context.ts';
 import { OUTPUT_FORMATS, oneLine, stdio, terminalSafe, type Writer } from './output.ts';
 
 export const VERSION = '0.1.0';
 
 type Register = (program: Command, ctx: CliContext) => void;
+
+const MAX_ERROR_LINE_CHARS = 1000;
 
 /**
  * Which module defines each top-level command. A call loads only the group of the command it
@@ -114,7 +117,12 @@ function reportError(w: Writer, err: SluiceError, json: boolean): void {
   }
   // Commands that already printed their findings (config validate) only set the exit code.
   if (err.context.reported) return;
-  w.err(`error: ${err.message}\n`);
+  // Whatever input a message quotes, no line of it buries the rest (references quote less, see src/text.ts).
+  const message = err.message
+    .split('\n')
+    .map((line) => excerpt(line, MAX_ERROR_LINE_CHARS))
+    .join('\n');
+  w.err(`error: ${message}\n`);
   const problems = err.context.problems;
   if (Array.isArray(problems)) {
     for (const p of problems as Array<{ location?: string; message?: string }>) {

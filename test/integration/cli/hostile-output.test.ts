@@ -103,6 +103,13 @@ describe('user text', () => {
     }
   });
 
+  test('any error line quoting long input is cut short', async () => {
+    const r = await runCli(['copy', 'a/b:1', 'c/d:1', '--concurrency', 'x'.repeat(10_000)]);
+    assert.equal(r.code, 2);
+    assert.ok(r.stderr.length < 1100, `${r.stderr.length} characters`);
+    assert.match(r.stderr, /^error: --concurrency must be a positive integer \(got "x+\.\.\. \(10049 characters\)\n$/);
+  });
+
   test('a 10,000-character reference is echoed cut short', async () => {
     const r = await runCli(['inspect', `${reg.host}/${'a'.repeat(10_000)}/B:1`]);
     assert.equal(r.code, 2);

@@ -2,6 +2,8 @@ import assert from 'node:assert/strict';
 import { Writable } from 'node:stream';
 import { describe, it } from 'node:test';
 import Fastify from 'fastify';
+import { SluiceError } from '../../../src/errors.ts';
+import { errorBody } from '../../../src/server/errors.ts';
 import { loggerConfig } from '../../../src/server/logging.ts';
 import { hasControls } from '../../../src/text.ts';
 
@@ -25,5 +27,18 @@ describe('server logs', () => {
     const record = JSON.parse(line) as { repository: string; msg: string };
     assert.equal(record.repository, hostile);
     assert.equal(record.msg, `ignoring event for ${hostile}`);
+  });
+});
+
+describe('error answers', () => {
+  it('cut a message or a context value that quotes long input', () => {
+    const long = 'x'.repeat(10_000);
+    const body = errorBody(
+      new SluiceError('REQUEST_INVALID', 'invalid-input', `bad value "${long}"`, { reference: long }),
+      'req-1',
+    );
+    assert.ok(String(body.error.message).length < 2100);
+    assert.match(String(body.error.message), /\.\.\. \(10012 characters\)$/);
+    assert.ok(String(body.error.reference).length < 1100);
   });
 });
