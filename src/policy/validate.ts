@@ -125,7 +125,8 @@ export class Ctx {
 
   /** A value an enclosing object exposed to its descendants (see ObjectOptions.scope). */
   scoped(key: string): unknown {
-    for (let i = this.scopes.length - 1; i >= 0; i--) if (key in this.scopes[i]!) return this.scopes[i]![key];
+    for (let i = this.scopes.length - 1; i >= 0; i--)
+      if (Object.hasOwn(this.scopes[i]!, key)) return this.scopes[i]![key];
     return undefined;
   }
 
@@ -669,12 +670,13 @@ export function object<S extends Shape>(shape: S, opts: ObjectOptions<Out<S>> = 
       // The parser has already reported the duplicate; the first occurrence counts.
       if (entries.has(k)) continue;
       entries.set(k, { key: keyNode, value: pair.value as YNode | null });
-      if (!(k in shape)) {
+      // Own keys only: `constructor` or `__proto__` is as unknown as any other key.
+      if (!Object.hasOwn(shape, k)) {
         const loc = { node: keyNode, path: joinPath(path, k) };
         const known = `one of the keys: ${list(keys, 40)}`;
         if (k === '<<') {
           ctx.report(loc, known, '`<<`', 'merge keys (`<<`) are not supported; use an alias for the whole value');
-        } else if (opts.hints?.[k] !== undefined) {
+        } else if (opts.hints && Object.hasOwn(opts.hints, k)) {
           ctx.report(loc, known, `\`${k}\``, `key \`${k}\` is not allowed here: ${opts.hints[k]}`);
         } else {
           ctx.report(loc, known, `\`${k}\``, `unknown key \`${k}\`${didYouMean(k, keys)}`);
@@ -690,7 +692,8 @@ export function object<S extends Shape>(shape: S, opts: ObjectOptions<Out<S>> = 
       const entry = entries.get(k);
       const childPath = joinPath(path, k);
       const value = entry ? deref(ctx, entry.value) : null;
-      const fallback = isRecord(inherited) && inherited[k] !== undefined ? inherited[k] : field.def;
+      const fallback =
+        isRecord(inherited) && Object.hasOwn(inherited, k) && inherited[k] !== undefined ? inherited[k] : field.def;
       if (isNull(value)) {
         const anchor = entry?.key ?? node;
         locs.set(k, { node: anchor, path: childPath });
@@ -871,7 +874,8 @@ export function record<V>(
       }
       const v = value({ node: valueNode!, path: childPath, ctx });
       if (k === INVALID || v === INVALID) ok = false;
-      else out[k] = v;
+      // Defined, not assigned: a key `__proto__` is a key like any other, not the prototype.
+      else Object.defineProperty(out, k, { value: v, enumerable: true, writable: true, configurable: true });
     }
     return ok ? out : INVALID;
   });

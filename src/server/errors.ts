@@ -60,7 +60,9 @@ const MAX_MESSAGE_CHARS = 2000;
 const MAX_CONTEXT_CHARS = 1000;
 
 export function statusOf(err: SluiceError): number {
-  return STATUS_BY_CODE[err.code] ?? httpStatusFor(err.category);
+  return (
+    (Object.hasOwn(STATUS_BY_CODE, err.code) ? STATUS_BY_CODE[err.code] : undefined) ?? httpStatusFor(err.category)
+  );
 }
 
 /** The response body. Internal errors say only where to look. */

@@ -153,6 +153,80 @@ describe('document envelope', () => {
   });
 });
 
+describe("names that Object.prototype has are no policy's", () => {
+  const PROTOTYPE_NAMES = ['constructor', 'toString', '__proto__', 'hasOwnProperty', 'valueOf'];
+
+  it('reports constructor, toString and __proto__ as unknown keys, at every level', () => {
+    for (const key of PROTOTYPE_NAMES) {
+      const text = MINIMAL.replace('kind: LifecyclePolicy', `kind: LifecyclePolicy\n${key}: 1`).replace(
+        '  teams:',
+        `  ${key}: 2\n  teams:`,
+      );
+      const problems = problemsOf(text);
+      assert.match(problemAt(problems, key).message, new RegExp(`^unknown key \`${key}\``), key);
+      assert.equal(problemAt(problems, key).line, 3);
+      assert.match(problemAt(problems, `spec.${key}`).message, new RegExp(`^unknown key \`${key}\``), key);
+    }
+  });
+
+  it('takes a stage named constructor or toString as an ordinary stage, not a well-known one', () => {
+    for (const name of ['constructor']) {
+      const problems = problemsOf(withStages(`    - name: dev\n    - name: ${name}\n`));
+      for (const key of ['trigger', 'responsibleRole', 'gate']) {
+        assert.ok(
+          problems.some(
+            (p) =>
+              p.message.includes(`stage \`${name}\` is not one of the well-known stages`) &&
+              p.message.includes(`\`${key}\``),
+          ),
+          `${name}/${key}: ${JSON.stringify(problems)}`,
+        );
+      }
+    }
+    const policy = expectValid(
+      withStages(`    - name: dev
+    - name: constructor
+      trigger: manual
+      responsibleRole: qa
+      gate: { require: [build] }
+`),
+    );
+    const stage = policy.stages[1]!;
+    assert.equal(stage.name, 'constructor');
+    assert.equal(stage.retention.mode, 'manual', 'no well-known retention either');
+    assert.equal(typeof stage.gate.evidenceMaxAge.build, 'undefined');
+  });
+
+  it('gives an evidence type named constructor no maximum age it does not have', () => {
+    const policy = expectValid(
+      withStages(
+        `    - name: dev
+      gate: { require: [constructor] }
+`,
+        `  evidenceTypes:\n    - { name: constructor, description: a custom check }\n`,
+      ),
+    );
+    assert.deepEqual(Object.keys(policy.stages[0]!.gate.evidenceMaxAge), []);
+  });
+
+  it('keeps a label key named __proto__ as a key, and reports it where it does not belong', () => {
+    const policy = expectValid(
+      MINIMAL.replace(
+        'kind: LifecyclePolicy',
+        'kind: LifecyclePolicy\nmetadata:\n  labels: { constructor: a, toString: b }',
+      ),
+    );
+    assert.deepEqual(Object.entries(policy.metadata.labels), [
+      ['constructor', 'a'],
+      ['toString', 'b'],
+    ]);
+    const problems = problemsOf(
+      withStages(`    - name: dev\n      gate: { require: [build], evidenceMaxAge: { __proto__: 1d } }\n`),
+    );
+    assert.match(problemAt(problems, 'spec.stages[0].gate.evidenceMaxAge').message, /evidenceMaxAge for `__proto__`/);
+  });
+});
+
 describe('types and keys', () => {
   it('says what was expected and what was found', () => {
     const text = MINIMAL.replace('  teams:', '  timeZone: 1\n  requiredLabels: version\n  teams:').replace(
