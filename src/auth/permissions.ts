@@ -120,6 +120,8 @@ export function permissionsFor(
   role: Role,
   stages: readonly Pick<Stage, 'name' | 'responsibleRole' | 'gate'>[] = [],
 ): Permission[] {
+  // A role read from a token row or a policy is checked again here: no table entry, no permission.
+  if (!Object.hasOwn(ROLE_PERMISSIONS, role)) return [];
   const out: Permission[] = [...ROLE_PERMISSIONS[role]];
   // Reading is all an auditor does, whatever a policy says.
   if (role === 'auditor') return out;

@@ -2,9 +2,10 @@
  * What every command needs: global flags, where to write, and a registry pool built from
  * flags (and, once loaded, from the policy's registry list).
  */
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import type { Command } from 'commander';
 import { SluiceError } from '../errors.ts';
+import { MAX_CERTIFICATE_FILE_BYTES, readInputText } from '../files.ts';
 import { CredentialStore, type Credential } from '../oci/credentials.ts';
 import { DEFAULT_POLICY_FILE } from '../policy/schema.ts';
 import { RegistryPool, type RegistrySettings } from '../oci/pool.ts';
@@ -70,7 +71,7 @@ export class CliContext {
     const rt = await openRuntime({
       configPath: g.config,
       env: this.env,
-      registryDefaults: this.registryDefaults(g),
+      registryDefaults: await this.registryDefaults(g),
       authFile: g.authfile,
     });
     this.runtimes.push(rt);
@@ -83,7 +84,7 @@ export class CliContext {
     return this.runtime(g);
   }
 
-  private registryDefaults(g: GlobalOptions): RegistrySettings {
+  private async registryDefaults(g: GlobalOptions): Promise<RegistrySettings> {
     const defaults: RegistrySettings = {};
     // A silent minute looks like a hang; the transport reports waits and the CLI says so.
     if (!g.quiet) {
@@ -94,15 +95,13 @@ export class CliContext {
     }
     if (g.insecure) defaults.insecure = true;
     if (g.caFile) {
-      try {
-        defaults.caPem = readFileSync(g.caFile, 'utf8');
-      } catch (err) {
-        throw new SluiceError(
-          'CA_FILE_UNREADABLE',
-          'invalid-input',
-          `cannot read --ca-file ${g.caFile}: ${(err as Error).message}`,
-        );
-      }
+      const file = g.caFile;
+      defaults.caPem = await readInputText(file, {
+        what: '--ca-file',
+        limit: MAX_CERTIFICATE_FILE_BYTES,
+        unreadable: (errno) =>
+          new SluiceError('CA_FILE_UNREADABLE', 'invalid-input', `cannot read --ca-file ${file}: ${errno}`),
+      });
     }
     return defaults;
   }
@@ -112,7 +111,7 @@ export class CliContext {
    * registries when a policy file is there (or named with --config), flags for the rest.
    */
   async pool(g: GlobalOptions): Promise<RegistryPool> {
-    const defaults = this.registryDefaults(g);
+    const defaults = await this.registryDefaults(g);
     let registries: Record<string, RegistrySettings> = {};
     let explicit: Record<string, Credential> = {};
     const policyPath = g.config ?? DEFAULT_POLICY_FILE;

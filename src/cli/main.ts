@@ -2,12 +2,15 @@
 import { Command, CommanderError, Option } from 'commander';
 import type { SluiceError } from '../errors.ts';
 import { asSluiceError, exitCodeFor } from '../errors.ts';
+import { excerpt } from '../text.ts';
 import { CliContext } from './context.ts';
-import { OUTPUT_FORMATS, stdio, type Writer } from './output.ts';
+import { OUTPUT_FORMATS, oneLine, stdio, terminalSafe, type Writer } from './output.ts';
 
 export const VERSION = '0.1.0';
 
 type Register = (program: Command, ctx: CliContext) => void;
+
+const MAX_ERROR_LINE_CHARS = 1000;
 
 /**
  * Which module defines each top-level command. A call loads only the group of the command it
@@ -114,18 +117,28 @@ function reportError(w: Writer, err: SluiceError, json: boolean): void {
   }
   // Commands that already printed their findings (config validate) only set the exit code.
   if (err.context.reported) return;
-  w.err(`error: ${err.message}\n`);
+  // Whatever input a message quotes, no line of it buries the rest (references quote less, see src/text.ts).
+  const message = err.message
+    .split('\n')
+    .map((line) => excerpt(line, MAX_ERROR_LINE_CHARS))
+    .join('\n');
+  w.err(`error: ${message}\n`);
   const problems = err.context.problems;
   if (Array.isArray(problems)) {
     for (const p of problems as Array<{ location?: string; message?: string }>) {
-      w.err(`  ${p.location ? `${p.location}: ` : ''}${p.message ?? JSON.stringify(p)}\n`);
+      w.err(`  ${oneLine(`${p.location ? `${p.location}: ` : ''}${p.message ?? JSON.stringify(p)}`)}\n`);
     }
   }
   if (process.env.SLUICE_DEBUG && err.category === 'internal') w.err(`${(err.cause as Error)?.stack ?? err.stack}\n`);
 }
 
 /** Runs the CLI and returns the exit code: 0 ok, 1 operation failed, 2 usage or input error. */
-export async function main(argv: string[], w: Writer = stdio, env: NodeJS.ProcessEnv = process.env): Promise<number> {
+export async function main(
+  argv: string[],
+  writer: Writer = stdio,
+  env: NodeJS.ProcessEnv = process.env,
+): Promise<number> {
+  const w = terminalSafe(writer);
   const ctx = new CliContext(w, env);
   const program = await buildProgram(ctx, argv);
   const json =

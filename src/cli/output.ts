@@ -5,11 +5,22 @@
 import { createRequire } from 'node:module';
 import type * as Yaml from 'yaml';
 import { SluiceError } from '../errors.ts';
+import { escapeControls, escapeToLine, hasControls } from '../text.ts';
 
-/** The YAML library loads on first use: most calls never print YAML, and it is 72 modules. */
+/**
+ * The YAML library loads on first use: most calls never print YAML, and it is 72 modules.
+ * Strings holding control characters are double-quoted, the one YAML style in which the
+ * `\uXXXX` escapes of the terminal-safe writer keep their value.
+ */
 function toYaml(data: unknown): string {
-  const { stringify } = createRequire(import.meta.url)('yaml') as typeof Yaml;
-  return stringify(data);
+  const { Document, visit } = createRequire(import.meta.url)('yaml') as typeof Yaml;
+  const doc = new Document(data);
+  visit(doc, {
+    Scalar(_key, node) {
+      if (typeof node.value === 'string' && hasControls(node.value)) node.type = 'QUOTE_DOUBLE';
+    },
+  });
+  return doc.toString();
 }
 
 export type OutputFormat = 'table' | 'wide' | 'json' | 'yaml' | 'name';
@@ -44,9 +55,25 @@ export const stdio: Writer = {
   err: (t) => process.stderr.write(t),
 };
 
+/**
+ * The one place where CLI output meets the terminal: every table, message, error and
+ * warning, and JSON and YAML too, has its control characters escaped (src/text.ts), so a
+ * registry's label or a crafted reference cannot drive the operator's terminal. JSON and YAML
+ * keep their exact data: the escapes are their own.
+ */
+export function terminalSafe(w: Writer): Writer {
+  return { out: (t) => w.out(escapeControls(t)), err: (t) => w.err(escapeControls(t)) };
+}
+
+/** A value from outside that text output puts on a line of its own making (`  key=value`). */
+export function oneLine(value: string | undefined): string {
+  return value === undefined ? '' : escapeToLine(value);
+}
+
 export function renderTable<T>(rows: readonly T[], columns: readonly Column<T>[], wide = false): string {
   const cols = columns.filter((c) => wide || !c.wide);
-  const cells = rows.map((r) => cols.map((c) => String(c.value(r) ?? '')));
+  // A cell stays on its line: a newline in a label must not forge a row.
+  const cells = rows.map((r) => cols.map((c) => escapeToLine(String(c.value(r) ?? ''))));
   const widths = cols.map((c, i) => Math.max(c.header.length, ...cells.map((row) => row[i]!.length)));
   const line = (values: string[]) =>
     values

@@ -2,6 +2,7 @@
  * A one-line progress display for long operations, on stderr, only when stderr is a
  * terminal and no machine-readable output was asked for. In pipelines it prints nothing.
  */
+import { escapeToLine } from '../text.ts';
 import { formatBytes } from './output.ts';
 
 export interface ProgressSink {
@@ -32,9 +33,9 @@ export function createProgress(
     const filled = Math.round((pct / 100) * width);
     const bar = '#'.repeat(filled) + '-'.repeat(width - filled);
     const items = totalItems > 0 ? `  ${doneItems}/${totalItems}` : '';
-    stream.write(
-      `\r${label} [${bar}] ${formatBytes(doneBytes)} / ${formatBytes(totalBytes)}  ${formatBytes(rate)}/s${items}\x1b[K`,
-    );
+    const line = `${label} [${bar}] ${formatBytes(doneBytes)} / ${formatBytes(totalBytes)}  ${formatBytes(rate)}/s${items}`;
+    // The line is escaped like all other output; the carriage return and erase-line are the display's own.
+    stream.write(`\r${escapeToLine(line)}\x1b[K`);
   };
   const timer = setInterval(render, 100);
   timer.unref();

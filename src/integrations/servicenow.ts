@@ -30,10 +30,10 @@
  * the instance and the HTTP status, never the Authorization header. Redirects are never
  * followed, so credentials cannot be replayed to another host (an SSO portal, say).
  */
-import { readFile } from 'node:fs/promises';
 import { isIP } from 'node:net';
 import { errnoCode } from '../notify/http.ts';
 import { SluiceError } from '../errors.ts';
+import { MAX_CERTIFICATE_FILE_BYTES, readInputText } from '../files.ts';
 import type { ChangeManagement } from '../policy/schema.ts';
 import { parseCredentialSecret, resolveSecretRef, type ResolveOptions } from '../policy/secrets.ts';
 import { fetchTrustingCa } from '../signing/vault.ts';
@@ -349,15 +349,21 @@ export class ServiceNowClient implements ChangeApprovalSource {
   async #fetcher(): Promise<FetchLike> {
     if (this.#fetch) return this.#fetch;
     if (this.#caFile === undefined) return (u, init) => fetch(u, init);
-    this.#caFetch ??= readFile(this.#caFile, 'utf8').then(
-      (pem) => fetchTrustingCa(pem),
-      (err: NodeJS.ErrnoException) => {
-        this.#caFetch = undefined;
-        throw new SluiceError(
+    const file = this.#caFile;
+    this.#caFetch ??= readInputText(file, {
+      what: 'ServiceNow CA file',
+      limit: MAX_CERTIFICATE_FILE_BYTES,
+      unreadable: (errno) =>
+        new SluiceError(
           'SERVICENOW_CA_UNREADABLE',
           'usage',
-          `cannot read the CA file ${this.#caFile} for ServiceNow (${err.code ?? 'error'})`,
-        );
+          `cannot read the CA file ${file} for ServiceNow (${errno})`,
+        ),
+    }).then(
+      (pem) => fetchTrustingCa(pem),
+      (err: unknown) => {
+        this.#caFetch = undefined;
+        throw err;
       },
     );
     return this.#caFetch;

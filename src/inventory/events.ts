@@ -70,6 +70,13 @@ function checkDigest(source: EventSource, digest: string | undefined, where: str
   return digest;
 }
 
+/** Tags are at most 128 characters of the distribution spec's grammar; anything else is no tag. */
+function checkTag(source: EventSource, tag: string | undefined, where: string): string | undefined {
+  if (tag === undefined) return undefined;
+  if (!isValidTag(tag)) throw invalid(source, `${where} "${tag.slice(0, 80)}" is not a valid tag`);
+  return tag;
+}
+
 function checkRepository(source: EventSource, repo: unknown, where: string): string {
   const r = str(repo);
   if (!r) throw invalid(source, `${where} is missing`);
@@ -178,22 +185,25 @@ export function parseQuayNotification(body: unknown, now = new Date()): Registry
   }));
 }
 
-const HARBOR_TYPES: Record<string, RegistryEvent['action']> = {
-  PUSH_ARTIFACT: 'push',
-  PULL_ARTIFACT: 'pull',
-  DELETE_ARTIFACT: 'delete',
-  CREATE_TAG: 'push',
-  DELETE_TAG: 'delete',
-  SCANNING_COMPLETED: 'scan',
-  SCANNING_FAILED: 'scan',
-  'harbor.artifact.pushed': 'push',
-  'harbor.artifact.pulled': 'pull',
-  'harbor.artifact.deleted': 'delete',
-  'harbor.tag.created': 'push',
-  'harbor.tag.deleted': 'delete',
-  'harbor.scan.completed': 'scan',
-  'harbor.scan.failed': 'scan',
-};
+/** A Map: a sender's `type` is looked up, and `constructor` must be as unknown as any other. */
+const HARBOR_TYPES = new Map<string, RegistryEvent['action']>(
+  Object.entries({
+    PUSH_ARTIFACT: 'push',
+    PULL_ARTIFACT: 'pull',
+    DELETE_ARTIFACT: 'delete',
+    CREATE_TAG: 'push',
+    DELETE_TAG: 'delete',
+    SCANNING_COMPLETED: 'scan',
+    SCANNING_FAILED: 'scan',
+    'harbor.artifact.pushed': 'push',
+    'harbor.artifact.pulled': 'pull',
+    'harbor.artifact.deleted': 'delete',
+    'harbor.tag.created': 'push',
+    'harbor.tag.deleted': 'delete',
+    'harbor.scan.completed': 'scan',
+    'harbor.scan.failed': 'scan',
+  } satisfies Record<string, RegistryEvent['action']>),
+);
 
 /** Harbor webhooks, Default and CloudEvents (structured) formats. Unhandled types yield no events. */
 export function parseHarborWebhook(body: unknown, now = new Date()): RegistryEvent[] {
@@ -202,7 +212,7 @@ export function parseHarborWebhook(body: unknown, now = new Date()): RegistryEve
   const cloud = b.specversion !== undefined;
   const type = str(b.type);
   if (!type) throw invalid('harbor', '"type" is missing');
-  const action = HARBOR_TYPES[type];
+  const action = HARBOR_TYPES.get(type);
   if (!action) return [];
   const data = obj(cloud ? b.data : b.event_data);
   if (!data) throw invalid('harbor', `${cloud ? 'data' : 'event_data'} is missing`);
@@ -234,8 +244,11 @@ export function parseHarborWebhook(body: unknown, now = new Date()): RegistryEve
       const overview = obj(r.scan_overview);
       const report = overview ? obj(Object.values(overview)[0]) : undefined;
       const summary = obj(obj(report?.summary)?.summary);
-      const counts: Record<string, number> = {};
-      for (const [k, v] of Object.entries(summary ?? {})) if (typeof v === 'number') counts[k.toLowerCase()] = v;
+      const counts: Record<string, number> = Object.fromEntries(
+        Object.entries(summary ?? {})
+          .filter((e): e is [string, number] => typeof e[1] === 'number')
+          .map(([k, v]) => [k.toLowerCase(), v]),
+      );
       ev.scan = { severity: str(report?.severity), status: str(report?.scan_status), counts };
     }
     return ev;

@@ -107,7 +107,8 @@ export async function listImages(h: StoreHandle, filter: ImageFilter = {}): Prom
       if (children.has(`${r.registry}\u0000${r.digest}`) && tags.length === 0) continue;
     }
     const labels = JSON.parse(r.labels) as Record<string, string>;
-    if (!labelFilters.every(([k, v]) => (v === undefined ? k in labels : labels[k] === v))) continue;
+    // Own labels only: `--label constructor` matches no image that lacks a label of that name.
+    if (!labelFilters.every(([k, v]) => Object.hasOwn(labels, k) && (v === undefined || labels[k] === v))) continue;
     const category = labels[CATEGORY_LABEL] ?? r.category;
     if (filter.category !== undefined && category !== filter.category) continue;
     out.push({

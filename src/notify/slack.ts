@@ -152,7 +152,8 @@ function checkSlackResponse(res: PostResult, target: Target): void {
   }
   // Documented error bodies are short snake_case words; anything else is not repeated.
   const slackError = /^[a-z0-9_]{1,64}$/.test(text) ? text : undefined;
-  const known = slackError === undefined ? undefined : SLACK_ERRORS[slackError];
+  const known =
+    slackError !== undefined && Object.hasOwn(SLACK_ERRORS, slackError) ? SLACK_ERRORS[slackError] : undefined;
   const what = `Slack answered HTTP ${res.status}${slackError ? ` ${slackError}` : ''}`;
   if (res.status >= 300 && res.status < 400) {
     throw new SluiceError(

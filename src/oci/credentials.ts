@@ -5,10 +5,10 @@
  * credential for `quay.io` cannot be sent to `quay.io.evil.example`.
  */
 import { execFile } from 'node:child_process';
-import { readFile } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
-import { SluiceError } from '../errors.ts';
+import { SluiceError, isSluiceError } from '../errors.ts';
+import { MAX_AUTH_FILE_BYTES, readInputText } from '../files.ts';
 import { DOCKER_HUB } from './reference.ts';
 
 export interface Credential {
@@ -78,8 +78,11 @@ function decodeEntry(entry: AuthFileEntry, where: string): Credential {
 async function readAuthFile(path: string): Promise<AuthFile | undefined> {
   let text: string;
   try {
-    text = await readFile(path, 'utf8');
-  } catch {
+    text = await readInputText(path, { what: 'registry credentials file', limit: MAX_AUTH_FILE_BYTES });
+  } catch (err) {
+    // Credential files are optional and looked for in several places; one that is there but
+    // too large is a mistake to report, not a file to skip.
+    if (isSluiceError(err, 'INPUT_TOO_LARGE')) throw err;
     return undefined;
   }
   let json: unknown;
@@ -96,11 +99,12 @@ async function readAuthFile(path: string): Promise<AuthFile | undefined> {
     );
   }
   const obj = (json ?? {}) as Record<string, unknown>;
-  const auths: Record<string, AuthFileEntry> = {};
+  // Keyed by host; no prototype, so `constructor` is a host like any other (and `__proto__` one too).
+  const auths: Record<string, AuthFileEntry> = Object.create(null);
   if (obj.auths && typeof obj.auths === 'object') {
     for (const [k, v] of Object.entries(obj.auths as Record<string, AuthFileEntry>)) auths[normaliseAuthKey(k)] = v;
   }
-  const credHelpers: Record<string, string> = {};
+  const credHelpers: Record<string, string> = Object.create(null);
   if (obj.credHelpers && typeof obj.credHelpers === 'object') {
     for (const [k, v] of Object.entries(obj.credHelpers as Record<string, string>)) {
       credHelpers[normaliseAuthKey(k)] = v;
@@ -189,7 +193,7 @@ export class CredentialStore implements CredentialSource {
   private files: Promise<AuthFile[]> | undefined;
 
   constructor(options: CredentialStoreOptions = {}) {
-    this.explicit = {};
+    this.explicit = Object.create(null);
     for (const [k, v] of Object.entries(options.explicit ?? {})) this.explicit[normaliseAuthKey(k)] = v;
     this.paths = authFilePaths(options.env ?? process.env, options.home ?? homedir());
   }
@@ -208,9 +212,9 @@ export class CredentialStore implements CredentialSource {
     for (const file of await this.loadFiles()) {
       for (const key of keys) {
         const helper = file.credHelpers[key];
-        if (helper) return runCredentialHelper(helper, registry);
+        if (typeof helper === 'string' && helper !== '') return runCredentialHelper(helper, registry);
         const entry = file.auths[key];
-        if (entry) return decodeEntry(entry, file.path);
+        if (entry && typeof entry === 'object') return decodeEntry(entry, file.path);
       }
       if (file.credsStore) {
         const cred = await runCredentialHelper(file.credsStore, registry);

@@ -6,6 +6,7 @@
 import { createHash, type Hash } from 'node:crypto';
 import { Transform, type TransformCallback } from 'node:stream';
 import { SluiceError } from '../errors.ts';
+import { excerpt } from '../text.ts';
 
 export type DigestAlgorithm = 'sha256' | 'sha512';
 
@@ -18,11 +19,17 @@ export interface ParsedDigest {
 }
 
 export function parseDigest(text: string): ParsedDigest {
+  const shown = excerpt(text);
   const colon = text.indexOf(':');
   if (colon <= 0) {
-    throw new SluiceError('DIGEST_INVALID', 'invalid-input', `digest "${text}" must look like sha256:<64 hex digits>`, {
-      digest: text,
-    });
+    throw new SluiceError(
+      'DIGEST_INVALID',
+      'invalid-input',
+      `digest "${shown}" must look like sha256:<64 hex digits>`,
+      {
+        digest: shown,
+      },
+    );
   }
   const algorithm = text.slice(0, colon);
   const hex = text.slice(colon + 1);
@@ -30,15 +37,15 @@ export function parseDigest(text: string): ParsedDigest {
     throw new SluiceError(
       'DIGEST_INVALID',
       'invalid-input',
-      `digest algorithm "${algorithm}" is not supported (sha256 or sha512)`,
-      { digest: text },
+      `digest algorithm "${excerpt(algorithm, 32)}" is not supported (sha256 or sha512)`,
+      { digest: shown },
     );
   }
   const want = HEX_LENGTH[algorithm];
   if (hex.length !== want || !/^[0-9a-f]+$/.test(hex)) {
     const why = /[A-F]/.test(hex) ? 'must be lowercase hex' : `must be ${want} hex digits (got ${hex.length})`;
-    throw new SluiceError('DIGEST_INVALID', 'invalid-input', `digest "${text}": ${algorithm} value ${why}`, {
-      digest: text,
+    throw new SluiceError('DIGEST_INVALID', 'invalid-input', `digest "${shown}": ${algorithm} value ${why}`, {
+      digest: shown,
     });
   }
   return { algorithm, hex, digest: text };

@@ -244,10 +244,10 @@ export function parseImageConfig(bytes: Buffer, context: ErrorContext = {}): Ima
   }
   if (!isObject(json)) throw new SluiceError('CONFIG_INVALID', 'integrity', 'image config must be an object', context);
   const cfg = isObject(json.config) ? json.config : {};
-  const labels: Record<string, string> = {};
-  if (isObject(cfg.Labels)) {
-    for (const [k, v] of Object.entries(cfg.Labels)) if (typeof v === 'string') labels[k] = v;
-  }
+  // Entries, not assignments: a label named `__proto__` is kept as the label it is.
+  const labels: Record<string, string> = isObject(cfg.Labels)
+    ? Object.fromEntries(Object.entries(cfg.Labels).filter((e): e is [string, string] => typeof e[1] === 'string'))
+    : {};
   const rootfs = isObject(json.rootfs) ? json.rootfs : {};
   const out: ImageConfig = {
     labels,

@@ -26,7 +26,9 @@ export class RegistryPool {
   get(registry: string): RegistryClient {
     let client = this.clients.get(registry);
     if (!client) {
-      const settings = this.options.registries?.[registry] ?? {};
+      const table = this.options.registries;
+      // A host named `constructor` has no settings but its own.
+      const settings = (table && Object.hasOwn(table, registry) ? table[registry] : undefined) ?? {};
       client = new RegistryClient({ ...this.options.defaults, ...settings, registry, credentials: this.credentials });
       this.clients.set(registry, client);
     }

@@ -8,6 +8,7 @@
  * Errors say what is wrong in words a user can act on, quoting the input.
  */
 import { SluiceError } from '../errors.ts';
+import { excerpt } from '../text.ts';
 import { parseDigest } from './digest.ts';
 
 export const DOCKER_HUB = 'docker.io';
@@ -33,9 +34,36 @@ const IPV6_HOST = /^\[[0-9a-fA-F:.]+\]$/;
 const MAX_NAME_LENGTH = 255;
 
 function invalid(input: string, why: string): SluiceError {
-  return new SluiceError('REFERENCE_INVALID', 'invalid-input', `invalid reference "${input}": ${why}`, {
-    reference: input,
+  const shown = excerpt(input);
+  return new SluiceError('REFERENCE_INVALID', 'invalid-input', `invalid reference "${shown}": ${why}`, {
+    reference: shown,
   });
+}
+
+const NO_USER_INFO =
+  'a reference carries no user info (user:password@); give credentials with --authfile or the registry credentials of the policy';
+
+/**
+ * Refuses `user:password@host/repo` as URLs write it, naming only what follows the user info.
+ * A digest is the only `@` a reference has, and nothing after a digest holds `/`; so an `@`
+ * with a `/` after it, or a second `@`, ends user info (which may itself hold `@` and `/`).
+ */
+function refuseUserInfo(input: string): void {
+  const first = input.indexOf('@');
+  if (first < 0) return;
+  let end = -1;
+  for (let at = first; at >= 0; at = input.indexOf('@', at + 1)) {
+    if (input.includes('/', at + 1)) end = at;
+  }
+  if (end < 0 && input.indexOf('@', first + 1) < 0) return;
+  // Without a `/` to go by, where the user info ends is a guess: show nothing of it.
+  const rest = end < 0 ? '' : input.slice(end + 1);
+  throw new SluiceError(
+    'REFERENCE_INVALID',
+    'invalid-input',
+    `invalid reference ${rest ? `"…@${excerpt(rest)}"` : '(not shown)'}: ${NO_USER_INFO}`,
+    { reference: rest ? `…@${excerpt(rest)}` : '(not shown)' },
+  );
 }
 
 /** Strips the `docker://` transport prefix skopeo users type; rejects other transports by name. */
@@ -60,10 +88,10 @@ function validateDomain(input: string, domain: string): void {
     host = domain.slice(0, end + 1);
     const rest = domain.slice(end + 1);
     if (rest) {
-      if (!rest.startsWith(':')) throw invalid(input, `malformed registry host "${domain}"`);
+      if (!rest.startsWith(':')) throw invalid(input, `malformed registry host "${excerpt(domain, 64)}"`);
       port = rest.slice(1);
     }
-    if (!IPV6_HOST.test(host)) throw invalid(input, `malformed IPv6 registry host "${host}"`);
+    if (!IPV6_HOST.test(host)) throw invalid(input, `malformed IPv6 registry host "${excerpt(host, 64)}"`);
   } else {
     const colon = domain.indexOf(':');
     if (colon >= 0) {
@@ -71,7 +99,8 @@ function validateDomain(input: string, domain: string): void {
       port = domain.slice(colon + 1);
     }
     for (const part of host.split('.')) {
-      if (!DOMAIN_COMPONENT.test(part)) throw invalid(input, `registry host "${host}" is not a valid host name`);
+      if (!DOMAIN_COMPONENT.test(part))
+        throw invalid(input, `registry host "${excerpt(host, 64)}" is not a valid host name`);
     }
   }
   if (port !== undefined) {
@@ -80,10 +109,11 @@ function validateDomain(input: string, domain: string): void {
       if (!host.includes('.') && host !== 'localhost' && !domain.startsWith('[')) {
         throw invalid(input, `tag contains '/'`);
       }
-      throw invalid(input, `port "${port}" of registry "${domain}" is not a number`);
+      throw invalid(input, `port "${excerpt(port, 16)}" of registry "${excerpt(domain, 64)}" is not a number`);
     }
     const n = Number(port);
-    if (n < 1 || n > 65535) throw invalid(input, `port ${port} of registry "${domain}" is out of range`);
+    if (n < 1 || n > 65535)
+      throw invalid(input, `port ${excerpt(port, 16)} of registry "${excerpt(domain, 64)}" is out of range`);
   }
 }
 
@@ -92,11 +122,12 @@ function validatePath(input: string, path: string): void {
   for (const component of path.split('/')) {
     if (component === '')
       throw invalid(input, 'repository name contains an empty path component ("//" or a trailing "/")');
-    if (/[A-Z]/.test(component)) throw invalid(input, `repository name must be lowercase ("${component}")`);
+    if (/[A-Z]/.test(component))
+      throw invalid(input, `repository name must be lowercase ("${excerpt(component, 64)}")`);
     if (!PATH_COMPONENT.test(component)) {
       throw invalid(
         input,
-        `repository path component "${component}" may only contain a-z, 0-9 and single separators (".", "_", "__", "-") between them`,
+        `repository path component "${excerpt(component, 64)}" may only contain a-z, 0-9 and single separators (".", "_", "__", "-") between them`,
       );
     }
   }
@@ -123,6 +154,7 @@ export interface ParseOptions {
 
 /** Parses an image reference; `docker://` is tolerated. Throws REFERENCE_INVALID with the reason. */
 export function parseReference(raw: string, options: ParseOptions = {}): Reference {
+  refuseUserInfo(raw);
   const input = raw.trim();
   if (input === '') throw invalid(raw, 'reference is empty');
   if (/\s/.test(input)) throw invalid(raw, 'reference contains whitespace');
@@ -137,7 +169,8 @@ export function parseReference(raw: string, options: ParseOptions = {}): Referen
     try {
       digest = parseDigest(digestText).digest;
     } catch (err) {
-      throw invalid(raw, err instanceof SluiceError ? err.message : String(err));
+      // What precedes the `@` may be user info (`admin:hunter2@localhost:5000`): not repeated.
+      throw invalid(`…@${digestText}`, err instanceof SluiceError ? err.message : String(err));
     }
   }
 
@@ -192,12 +225,20 @@ export function parseRepository(raw: string, options: ParseOptions = {}): Reposi
 
 /** Parses a registry host[:port], tolerating a scheme and a trailing slash. */
 export function parseRegistryHost(raw: string): string {
+  if (raw.includes('@')) {
+    throw new SluiceError('REFERENCE_INVALID', 'invalid-input', `invalid registry (not shown): ${NO_USER_INFO}`, {
+      reference: '(not shown)',
+    });
+  }
   let text = raw.trim().replace(/^docker:\/\//, '');
   text = text.replace(/^https?:\/\//, '').replace(/\/+$/, '');
   if (text === '' || text.includes('/')) {
-    throw new SluiceError('REFERENCE_INVALID', 'invalid-input', `invalid registry "${raw}": expected host[:port]`, {
-      reference: raw,
-    });
+    throw new SluiceError(
+      'REFERENCE_INVALID',
+      'invalid-input',
+      `invalid registry "${excerpt(raw)}": expected host[:port]`,
+      { reference: excerpt(raw) },
+    );
   }
   validateDomain(raw, text);
   const host = text.toLowerCase();

@@ -128,7 +128,8 @@ export function parseCron(text: string): CronSchedule {
   const source = text.trim();
   let expr = source;
   if (expr.startsWith('@')) {
-    const macro = MACROS[expr.toLowerCase()];
+    const name = expr.toLowerCase();
+    const macro = Object.hasOwn(MACROS, name) ? MACROS[name] : undefined;
     if (!macro) throw invalid(source, `unknown macro; expected one of ${Object.keys(MACROS).join(', ')}`);
     expr = macro;
   }

@@ -5,15 +5,24 @@
  * A file holds one LifecyclePolicy. It may also be one of several `---` documents, or an
  * item of a `kind: List`, as Kubernetes tooling produces; other kinds are reported.
  */
-import { readFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { LineCounter, isMap, isSeq, parseAllDocuments, type Document, type Node as YNode, type YAMLError } from 'yaml';
 import { SluiceError } from '../errors.ts';
+import { readInputText } from '../files.ts';
 import { formatProblem, type Problem } from './problems.ts';
 import { resolvePolicy } from './resolve.ts';
 import { BUILTIN_EVIDENCE_NAMES, DEFAULT_POLICY_FILE, POLICY_KIND, type LifecyclePolicy } from './schema.ts';
 import { kindOf, policyDocument } from './spec.ts';
-import { Ctx, INVALID, MAX_PROBLEMS, checkAliasExpansion, deref, joinPath } from './validate.ts';
+import {
+  Ctx,
+  INVALID,
+  MAX_DEPTH,
+  MAX_PROBLEMS,
+  checkAliasExpansion,
+  deref,
+  excessiveNesting,
+  joinPath,
+} from './validate.ts';
 
 /** A policy is a page or two of YAML; anything far larger is not one. */
 export const MAX_POLICY_BYTES = 1024 * 1024;
@@ -88,6 +97,16 @@ export function validatePolicyText(
       `at most ${MAX_POLICY_BYTES} bytes`,
       `${Buffer.byteLength(text)} bytes`,
       'the file is too large to be a policy',
+    );
+  }
+  const deep = excessiveNesting(text);
+  if (deep) {
+    return bad(
+      deep.line,
+      deep.column,
+      `at most ${MAX_DEPTH} levels of nesting`,
+      'deeper nesting',
+      `nesting deeper than ${MAX_DEPTH} levels (the limit for a policy file)`,
     );
   }
   const lineCounter = new LineCounter();
@@ -203,26 +222,21 @@ export function parsePolicy(
 }
 
 async function readPolicyFile(path: string): Promise<string> {
-  try {
-    return await readFile(path, 'utf8');
-  } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    if (code === 'ENOENT') {
-      throw new SluiceError(
-        'POLICY_NOT_FOUND',
-        'not-found',
-        `policy file ${path} does not exist (create one with \`sluice init\`)`,
-        { location: path },
-      );
-    }
-    throw new SluiceError(
-      'POLICY_UNREADABLE',
-      'invalid-input',
-      `cannot read policy file ${path} (${code ?? 'error'})`,
-      { location: path },
-      err,
-    );
-  }
+  return readInputText(path, {
+    what: 'policy file',
+    limit: MAX_POLICY_BYTES,
+    unreadable: (errno) =>
+      errno === 'ENOENT'
+        ? new SluiceError(
+            'POLICY_NOT_FOUND',
+            'not-found',
+            `policy file ${path} does not exist (create one with \`sluice init\`)`,
+            { location: path },
+          )
+        : new SluiceError('POLICY_UNREADABLE', 'invalid-input', `cannot read policy file ${path} (${errno})`, {
+            location: path,
+          }),
+  });
 }
 
 /** Reads, validates and resolves a policy file. */

@@ -1,4 +1,6 @@
 /** What `sluice config validate` reports: one entry per problem, all of them at once. */
+import { escapeToLine } from '../text.ts';
+
 export interface Problem {
   file: string;
   /** 1-based. */
@@ -13,10 +15,13 @@ export interface Problem {
   message: string;
 }
 
-/** `sluice.yaml:12:7: spec.stages[2].gate.require[1]: unknown evidence type ...` */
+/**
+ * `sluice.yaml:12:7: spec.stages[2].gate.require[1]: unknown evidence type ...`, on one line
+ * whatever a quoted key in the file holds (a newline there must not forge another problem).
+ */
 export function formatProblem(p: Problem): string {
   const where = p.path === '' ? '' : `${p.path}: `;
-  return `${p.file}:${p.line}:${p.column}: ${where}${p.message}`;
+  return escapeToLine(`${p.file}:${p.line}:${p.column}: ${where}${p.message}`);
 }
 
 /** Optimal string alignment distance: Levenshtein plus adjacent transpositions (`retnetion`). */

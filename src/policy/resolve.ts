@@ -23,7 +23,7 @@ import {
   DEFAULT_NOTICE_DAYS,
   RULE_KEYS,
   SCAN_KEYWORDS,
-  WELL_KNOWN_RETENTION,
+  wellKnownRetention,
   type RawPolicy,
   type RawRules,
   type RawStage,
@@ -55,7 +55,7 @@ export function cronInterval(cron: string): number {
 
 export function resolveScan(schedule: string): ScanPolicy {
   if (schedule === 'onPush') return { schedule, onPush: true };
-  const keyword = SCAN_KEYWORDS[schedule];
+  const keyword = Object.hasOwn(SCAN_KEYWORDS, schedule) ? SCAN_KEYWORDS[schedule] : undefined;
   if (keyword) return { schedule, onPush: false, cron: keyword.cron, interval: keyword.interval };
   return { schedule, onPush: false, cron: schedule, interval: cronInterval(schedule) };
 }
@@ -64,16 +64,19 @@ export function resolveScan(schedule: string): ScanPolicy {
 export function compact<T>(value: T): T {
   if (Array.isArray(value)) return value.map(compact) as T;
   if (value !== null && typeof value === 'object') {
-    const out: Record<string, unknown> = {};
-    for (const [k, v] of Object.entries(value)) if (v !== undefined) out[k] = compact(v);
-    return out as T;
+    // Entries, not assignments: a label key `__proto__` stays a key.
+    return Object.fromEntries(
+      Object.entries(value)
+        .filter(([, v]) => v !== undefined)
+        .map(([k, v]) => [k, compact(v)]),
+    ) as T;
   }
   return value;
 }
 
 function resolveStageRetention(raw: RawStage, isFinal: boolean): StageRetention {
   const r = raw.retention;
-  const wk = WELL_KNOWN_RETENTION[raw.name];
+  const wk = wellKnownRetention(raw.name);
   const mode = r.mode ?? wk?.mode ?? 'manual';
   const rules: RetentionRules = {
     mode,
@@ -111,7 +114,7 @@ function resolveGate(raw: NonNullable<RawStage['gate']>, scan: ScanPolicy, evide
   const require = raw.require;
   const maxAge: Record<string, number> = {};
   for (const type of require) {
-    const explicit = raw.evidenceMaxAge[type];
+    const explicit = Object.hasOwn(raw.evidenceMaxAge, type) ? raw.evidenceMaxAge[type] : undefined;
     const dflt =
       type === 'scan' ? (scan.interval ?? ON_PUSH_SCAN_MAX_AGE) : evidence.find((e) => e.name === type)?.maxAge;
     const v = explicit ?? dflt;

@@ -4,9 +4,9 @@
  * resolved only when used, so a policy can be validated on a machine that lacks them, and
  * errors name the reference, never what it holds.
  */
-import { readFile } from 'node:fs/promises';
 import { isAbsolute, resolve } from 'node:path';
 import { SluiceError } from '../errors.ts';
+import { readInputFile } from '../files.ts';
 import type { Credential } from '../oci/credentials.ts';
 
 export type SecretRef = { kind: 'env'; name: string } | { kind: 'file'; path: string };
@@ -57,14 +57,11 @@ export async function resolveSecretRef(ref: string, options: ResolveOptions = {}
     value = v;
   } else {
     const path = isAbsolute(parsed.path) ? parsed.path : resolve(options.baseDir ?? '.', parsed.path);
-    let buf: Buffer;
-    try {
-      buf = await readFile(path);
-    } catch (err) {
-      const code = (err as NodeJS.ErrnoException).code ?? 'error';
-      throw unresolved(ref, `cannot read ${path} (${code})`);
-    }
-    if (buf.length > MAX_SECRET_BYTES) throw unresolved(ref, `${path} is larger than ${MAX_SECRET_BYTES} bytes`);
+    const buf = await readInputFile(path, {
+      what: `secret reference ${ref}`,
+      limit: MAX_SECRET_BYTES,
+      unreadable: (errno) => unresolved(ref, `cannot read ${path} (${errno})`),
+    });
     value = buf.toString('utf8');
   }
   value = value.replace(/\r?\n$/, '');

@@ -132,6 +132,15 @@ export const WELL_KNOWN_RETENTION: Record<string, WellKnownRetention> = {
 };
 export const DEFAULT_NOTICE_DAYS = 7;
 
+/** The defaults of a well-known stage name; `constructor` or `toString` are no stage's. */
+export function wellKnownStage(name: string): Record<string, unknown> | undefined {
+  return Object.hasOwn(WELL_KNOWN_STAGES, name) ? WELL_KNOWN_STAGES[name] : undefined;
+}
+
+export function wellKnownRetention(name: string): WellKnownRetention | undefined {
+  return Object.hasOwn(WELL_KNOWN_RETENTION, name) ? WELL_KNOWN_RETENTION[name] : undefined;
+}
+
 /** Resolved schedules for the scan keywords. */
 export const SCAN_KEYWORDS: Record<string, { cron: string; interval: number } | undefined> = {
   onPush: undefined,
@@ -698,7 +707,7 @@ const retentionOverride = object(
 
 /** The stage's effective mode and schedule, for its own checks and those of its overrides. */
 function retentionScope(node: YAMLMap, ctx: Ctx): Record<string, unknown> {
-  const wk = WELL_KNOWN_RETENTION[String(ctx.scoped('stage'))];
+  const wk = wellKnownRetention(String(ctx.scoped('stage')));
   const written = node.get('mode');
   const mode = typeof written === 'string' ? written : (wk?.mode ?? 'manual');
   const schedule = node.get('schedule');
@@ -777,13 +786,13 @@ const stage = object(
   {
     defaults: (node: YAMLMap) => {
       const n = node.get('name');
-      return typeof n === 'string' ? WELL_KNOWN_STAGES[n] : undefined;
+      return typeof n === 'string' ? wellKnownStage(n) : undefined;
     },
     scope: (node: YAMLMap) => ({ stage: node.get('name') }),
     check: (s, h) => {
       if (s.name === undefined) return;
       const name = s.name;
-      if (!(name in WELL_KNOWN_STAGES)) {
+      if (wellKnownStage(name) === undefined) {
         for (const key of ['trigger', 'responsibleRole', 'gate'] as const) {
           if (!h.has(key)) {
             h.report(

@@ -53,7 +53,7 @@ export function validator<T>(expected: string, fn: (input: Input) => Result<T>):
 export const MAX_PROBLEMS = 200;
 /** Anchors and aliases may be used, but not to expand a small file into a huge tree. */
 export const MAX_EXPANDED_NODES = 100_000;
-const MAX_DEPTH = 64;
+export const MAX_DEPTH = 64;
 
 interface Definition {
   loc: Loc | undefined;
@@ -125,7 +125,8 @@ export class Ctx {
 
   /** A value an enclosing object exposed to its descendants (see ObjectOptions.scope). */
   scoped(key: string): unknown {
-    for (let i = this.scopes.length - 1; i >= 0; i--) if (key in this.scopes[i]!) return this.scopes[i]![key];
+    for (let i = this.scopes.length - 1; i >= 0; i--)
+      if (Object.hasOwn(this.scopes[i]!, key)) return this.scopes[i]![key];
     return undefined;
   }
 
@@ -330,6 +331,95 @@ export function checkAliasExpansion(ctx: Ctx, root: unknown): boolean {
   };
   size(root, '', 0);
   return !failed;
+}
+
+/**
+ * Where the text nests collections deeper than `limit`, found by a scan of the characters
+ * before any parsing: the YAML parser slows down with depth and its composer recurses, so a
+ * document thousands of levels deep would take seconds and then overflow the stack. The
+ * scan knows enough YAML to count only what nests (flow brackets at the start of a token or
+ * inside a flow collection, block indentation, `- ` and `? ` entries), and skips quoted
+ * scalars, comments and block scalars. It may count a level more than the parser would,
+ * never fewer.
+ */
+export function excessiveNesting(text: string, limit = MAX_DEPTH): { line: number; column: number } | undefined {
+  const n = text.length;
+  const indents: number[] = [];
+  let flow = 0;
+  let quote = '';
+  /** Inside a block scalar: the indentation of the line that opened it; content is deeper. */
+  let scalarParent = -1;
+  let line = 0;
+  let i = 0;
+  while (i < n) {
+    line++;
+    const start = i;
+    let eol = text.indexOf('\n', i);
+    if (eol < 0) eol = n;
+    while (i < eol && text[i] === ' ') i++;
+    const indent = i - start;
+    const empty = i >= eol || text[i] === '\r' || (!quote && text[i] === '#');
+    const at = (k: number) => ({ line, column: k - start + 1 });
+    if (scalarParent >= 0) {
+      if (empty || indent > scalarParent) {
+        i = eol + 1;
+        continue;
+      }
+      scalarParent = -1;
+    }
+    if (!quote && flow === 0 && !empty) {
+      if (indent === 0 && /^(?:---|\.\.\.)(?:[ \r]|$)/.test(text.slice(i, i + 4))) {
+        indents.length = 0;
+        i += 3;
+      } else if (indent === 0 && text[i] === '%') {
+        i = eol + 1;
+        continue;
+      } else {
+        while (indents.length > 0 && indents[indents.length - 1]! >= indent) indents.pop();
+        indents.push(indent);
+        if (indents.length > limit) return at(i);
+      }
+    }
+    let tokenStart = true;
+    let lastToken = -1;
+    for (; i < eol; i++) {
+      const c = text[i]!;
+      if (quote) {
+        if (quote === '"' && c === '\\') i++;
+        else if (c === quote) {
+          if (quote === "'" && text[i + 1] === "'") i++;
+          else quote = '';
+        }
+        continue;
+      }
+      if (c === ' ' || c === '\t' || c === '\r') {
+        tokenStart = true;
+        continue;
+      }
+      if (c === '#' && tokenStart) break;
+      const wasStart = tokenStart;
+      tokenStart = false;
+      if (wasStart) lastToken = i;
+      if ((c === "'" || c === '"') && wasStart) quote = c;
+      else if ((c === '[' || c === '{') && (wasStart || flow > 0)) {
+        flow++;
+        tokenStart = true;
+        if (indents.length + flow > limit) return at(i);
+      } else if ((c === ']' || c === '}') && flow > 0) flow--;
+      else if (c === ',' && flow > 0) tokenStart = true;
+      else if ((c === '-' || c === '?') && wasStart && flow === 0 && /^[ \r]|^$/.test(text.slice(i + 1, i + 2))) {
+        // `- - x`: each entry indicator opens a collection whose content starts after it.
+        indents.push(i - start + 1);
+        tokenStart = true;
+        if (indents.length > limit) return at(i);
+      }
+    }
+    if (!quote && flow === 0 && lastToken >= 0 && /^[|>][-+1-9]{0,2}\r?$/.test(text.slice(lastToken, i))) {
+      scalarParent = indent;
+    }
+    i = eol + 1;
+  }
+  return undefined;
 }
 
 // ---------------------------------------------------------------------------------------
@@ -580,12 +670,13 @@ export function object<S extends Shape>(shape: S, opts: ObjectOptions<Out<S>> = 
       // The parser has already reported the duplicate; the first occurrence counts.
       if (entries.has(k)) continue;
       entries.set(k, { key: keyNode, value: pair.value as YNode | null });
-      if (!(k in shape)) {
+      // Own keys only: `constructor` or `__proto__` is as unknown as any other key.
+      if (!Object.hasOwn(shape, k)) {
         const loc = { node: keyNode, path: joinPath(path, k) };
         const known = `one of the keys: ${list(keys, 40)}`;
         if (k === '<<') {
           ctx.report(loc, known, '`<<`', 'merge keys (`<<`) are not supported; use an alias for the whole value');
-        } else if (opts.hints?.[k] !== undefined) {
+        } else if (opts.hints && Object.hasOwn(opts.hints, k)) {
           ctx.report(loc, known, `\`${k}\``, `key \`${k}\` is not allowed here: ${opts.hints[k]}`);
         } else {
           ctx.report(loc, known, `\`${k}\``, `unknown key \`${k}\`${didYouMean(k, keys)}`);
@@ -601,7 +692,8 @@ export function object<S extends Shape>(shape: S, opts: ObjectOptions<Out<S>> = 
       const entry = entries.get(k);
       const childPath = joinPath(path, k);
       const value = entry ? deref(ctx, entry.value) : null;
-      const fallback = isRecord(inherited) && inherited[k] !== undefined ? inherited[k] : field.def;
+      const fallback =
+        isRecord(inherited) && Object.hasOwn(inherited, k) && inherited[k] !== undefined ? inherited[k] : field.def;
       if (isNull(value)) {
         const anchor = entry?.key ?? node;
         locs.set(k, { node: anchor, path: childPath });
@@ -782,7 +874,8 @@ export function record<V>(
       }
       const v = value({ node: valueNode!, path: childPath, ctx });
       if (k === INVALID || v === INVALID) ok = false;
-      else out[k] = v;
+      // Defined, not assigned: a key `__proto__` is a key like any other, not the prototype.
+      else Object.defineProperty(out, k, { value: v, enumerable: true, writable: true, configurable: true });
     }
     return ok ? out : INVALID;
   });

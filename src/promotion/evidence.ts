@@ -2,8 +2,8 @@
  * Recording evidence and approvals. Evidence is resolved to a digest at the moment it is
  * recorded and stored against that digest only; a tag that later moves takes none of it along.
  */
-import { readFile } from 'node:fs/promises';
 import { SluiceError } from '../errors.ts';
+import { readInputText } from '../files.ts';
 import { refreshReference } from '../inventory/sync.ts';
 import type { Role, Stage } from '../policy/index.ts';
 import { stageByName } from '../policy/index.ts';
@@ -91,15 +91,13 @@ export async function recordEvidence(rt: Runtime, actor: Actor, req: EvidenceReq
   if (req.reportFile) {
     if (req.type !== 'scan')
       throw new SluiceError('USAGE', 'usage', '--file takes a scan report and needs --type scan');
-    const text = await readFile(req.reportFile, 'utf8').catch((err: Error) => {
-      throw new SluiceError('SCAN_REPORT_UNREADABLE', 'invalid-input', `cannot read ${req.reportFile}: ${err.message}`);
+    const file = req.reportFile;
+    const text = await readInputText(file, {
+      what: 'scan report',
+      limit: MAX_REPORT_BYTES,
+      unreadable: (errno) =>
+        new SluiceError('SCAN_REPORT_UNREADABLE', 'invalid-input', `cannot read ${file}: ${errno}`, { location: file }),
     });
-    if (Buffer.byteLength(text) > MAX_REPORT_BYTES)
-      throw new SluiceError(
-        'SCAN_REPORT_TOO_LARGE',
-        'invalid-input',
-        `${req.reportFile} is over ${MAX_REPORT_BYTES} bytes`,
-      );
     const summary = parseTrivyReport(text, req.reportFile);
     assertReportIsFor(summary, image.digest, req.reportFile);
     details = {

@@ -70,7 +70,8 @@ export interface GateResult {
 const SEVERITY_ORDER: readonly Severity[] = ['critical', 'high', 'medium', 'low', 'negligible', 'unknown'];
 
 function maxAgeFor(policy: LifecyclePolicy, stage: Stage, type: string): number | undefined {
-  return stage.gate.evidenceMaxAge[type] ?? policy.evidenceTypes.find((t) => t.name === type)?.maxAge;
+  const own = Object.hasOwn(stage.gate.evidenceMaxAge, type) ? stage.gate.evidenceMaxAge[type] : undefined;
+  return own ?? policy.evidenceTypes.find((t) => t.name === type)?.maxAge;
 }
 
 /** Evidence of one type that may count for this stage, newest first (ties: by id, for determinism). */

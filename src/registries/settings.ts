@@ -2,9 +2,9 @@
  * Registry client settings from the policy's registry list. Kept apart from the runtime so the
  * registry commands (inspect, copy) can use a policy's registries without opening the store.
  */
-import { readFile } from 'node:fs/promises';
 import { isAbsolute, resolve } from 'node:path';
 import { SluiceError } from '../errors.ts';
+import { MAX_CERTIFICATE_FILE_BYTES, readInputText } from '../files.ts';
 import type { Credential } from '../oci/credentials.ts';
 import type { RegistrySettings } from '../oci/pool.ts';
 import { resolveCredential, type LifecyclePolicy } from '../policy/index.ts';
@@ -32,18 +32,19 @@ export async function registrySettings(
     if (retryBudgetMs !== undefined) s.retry = { budgetMs: retryBudgetMs };
     if (r.caFile) {
       const path = isAbsolute(r.caFile) ? r.caFile : resolve(policy.baseDir, r.caFile);
-      try {
-        s.caPem = await readFile(path, 'utf8');
-      } catch (err) {
-        throw new SluiceError(
-          'CA_FILE_UNREADABLE',
-          'invalid-input',
-          `registry ${r.name}: cannot read caFile ${path}: ${(err as Error).message}`,
-          {
-            registry: r.name,
-          },
-        );
-      }
+      s.caPem = await readInputText(path, {
+        what: `caFile of registry ${r.name}`,
+        limit: MAX_CERTIFICATE_FILE_BYTES,
+        unreadable: (errno) =>
+          new SluiceError(
+            'CA_FILE_UNREADABLE',
+            'invalid-input',
+            `registry ${r.name}: cannot read caFile ${path}: ${errno}`,
+            {
+              registry: r.name,
+            },
+          ),
+      });
     }
     settings[r.host] = s;
     if (r.credentials) credentials[r.host] = await resolveCredential(r.credentials, { baseDir: policy.baseDir, env });

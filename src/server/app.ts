@@ -10,6 +10,7 @@ import Fastify from 'fastify';
 import type { FastifyBaseLogger, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { actorOf, authenticateToken, authorize, type Principal } from '../auth/index.ts';
 import { SluiceError } from '../errors.ts';
+import { MAX_CERTIFICATE_FILE_BYTES, readInputFile } from '../files.ts';
 import { DISTRIBUTION_CONTENT_TYPES } from '../inventory/events.ts';
 import type { WebhookSource } from '../policy/index.ts';
 import type { Runtime } from '../runtime.ts';
@@ -160,19 +161,16 @@ export async function startServer(rt: Runtime, options: ServerOptions = {}): Pro
   let https: { cert: Buffer; key: Buffer } | undefined;
   const tls = rt.policy.server.tls;
   if (tls) {
-    const read = (file: string, what: string): Buffer => {
+    const read = (file: string, what: string): Promise<Buffer> => {
       const path = isAbsolute(file) ? file : resolve(rt.policy.baseDir, file);
-      try {
-        return readFileSync(path);
-      } catch (err) {
-        throw new SluiceError(
-          'TLS_FILE_UNREADABLE',
-          'invalid-input',
-          `server.tls.${what}: cannot read ${path} (${(err as NodeJS.ErrnoException).code ?? 'error'})`,
-        );
-      }
+      return readInputFile(path, {
+        what: `server.tls.${what}`,
+        limit: MAX_CERTIFICATE_FILE_BYTES,
+        unreadable: (errno) =>
+          new SluiceError('TLS_FILE_UNREADABLE', 'invalid-input', `server.tls.${what}: cannot read ${path} (${errno})`),
+      });
     };
-    https = { cert: read(tls.certFile, 'certFile'), key: read(tls.keyFile, 'keyFile') };
+    https = { cert: await read(tls.certFile, 'certFile'), key: await read(tls.keyFile, 'keyFile') };
   }
 
   const app = Fastify({

@@ -5,6 +5,7 @@
  * whose details go to the log, not to the caller.
  */
 import { SluiceError, httpStatusFor } from '../errors.ts';
+import { excerpt } from '../text.ts';
 
 /** Codes whose status is more specific than their category's. */
 const STATUS_BY_CODE: Record<string, number> = {
@@ -55,8 +56,13 @@ export function toSluiceError(err: unknown): SluiceError {
   return new SluiceError('INTERNAL', 'internal', message, {}, err);
 }
 
+const MAX_MESSAGE_CHARS = 2000;
+const MAX_CONTEXT_CHARS = 1000;
+
 export function statusOf(err: SluiceError): number {
-  return STATUS_BY_CODE[err.code] ?? httpStatusFor(err.category);
+  return (
+    (Object.hasOwn(STATUS_BY_CODE, err.code) ? STATUS_BY_CODE[err.code] : undefined) ?? httpStatusFor(err.category)
+  );
 }
 
 /** The response body. Internal errors say only where to look. */
@@ -74,7 +80,10 @@ export function errorBody(err: SluiceError, requestId: string): { error: Record<
   const context: Record<string, unknown> = {};
   for (const [k, v] of Object.entries(err.context)) {
     if (v === undefined || HIDDEN_KEYS.has(k) || SECRET_KEY.test(k)) continue;
-    if (v === null || ['string', 'number', 'boolean'].includes(typeof v)) context[k] = v;
+    if (typeof v === 'string') context[k] = excerpt(v, MAX_CONTEXT_CHARS);
+    else if (v === null || ['number', 'boolean'].includes(typeof v)) context[k] = v;
   }
-  return { error: { ...context, code: err.code, category: err.category, message: err.message } };
+  // Whatever input a message quotes, an answer stays readable (references quote less, see src/text.ts).
+  const message = excerpt(err.message, MAX_MESSAGE_CHARS);
+  return { error: { ...context, code: err.code, category: err.category, message } };
 }

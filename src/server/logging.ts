@@ -4,6 +4,7 @@
  * headers that carry credentials are redacted should anything log them.
  */
 import type { FastifyRequest } from 'fastify';
+import { escapeControls } from '../text.ts';
 
 export const REDACTED = '[REDACTED]';
 
@@ -32,11 +33,20 @@ export interface LoggerOptions {
   stream?: NodeJS.WritableStream;
 }
 
+/**
+ * Where the JSON lines go, with control characters escaped (src/text.ts): pino escapes C0
+ * in strings, but DEL, C1 and bidi characters from a request or a registry would reach the
+ * terminal of whoever tails the log raw. The escapes are JSON's, so the records are unchanged.
+ */
+export function terminalSafeStream(stream: NodeJS.WritableStream): { write(line: string): boolean } {
+  return { write: (line) => stream.write(escapeControls(line)) };
+}
+
 /** Options for Fastify's `logger`. */
 export function loggerConfig(options: LoggerOptions): Record<string, unknown> {
   return {
     level: options.level ?? 'info',
-    stream: options.stream ?? process.stderr,
+    stream: terminalSafeStream(options.stream ?? process.stderr),
     redact: { paths: REDACT_PATHS, censor: REDACTED },
     serializers: {
       req: (req: FastifyRequest) => ({

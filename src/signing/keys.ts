@@ -14,10 +14,11 @@ import {
   scrypt,
   type KeyObject,
 } from 'node:crypto';
-import { open, readdir, readFile, rm, stat } from 'node:fs/promises';
+import { open, readdir, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { xsalsa20poly1305 } from '@noble/ciphers/salsa.js';
 import { SluiceError } from '../errors.ts';
+import { readInputText } from '../files.ts';
 import { decodeBase64Strict, encodePem, isP256, keyIdOf, parsePemBlocks } from './encoding.ts';
 
 export const SIGSTORE_PRIVATE_KEY_PEM = 'ENCRYPTED SIGSTORE PRIVATE KEY';
@@ -390,27 +391,18 @@ function invalidKey(where: string, why: string): SluiceError {
   return new SluiceError('SIGNING_KEY_INVALID', 'invalid-input', `${where} ${why}`, { location: where });
 }
 
-async function readKeyFile(file: string): Promise<string> {
-  let info;
-  try {
-    info = await stat(file);
-  } catch (err) {
-    const code = (err as { code?: string }).code;
-    if (code === 'ENOENT')
-      throw new SluiceError('SIGNING_KEY_NOT_FOUND', 'not-found', `key file ${file} does not exist`, {
-        location: file,
-      });
-    throw new SluiceError(
-      'SIGNING_KEY_UNREADABLE',
-      'invalid-input',
-      `cannot read key file ${file}: ${code ?? String(err)}`,
-      { location: file },
-    );
-  }
-  if (!info.isFile()) throw invalidKey(file, 'is not a regular file');
-  if (info.size > MAX_KEY_FILE_BYTES)
-    throw invalidKey(file, `is ${info.size} bytes; key files are at most ${MAX_KEY_FILE_BYTES}`);
-  return readFile(file, 'utf8');
+/** The text of a key file, bounded (a key file is a few hundred bytes). */
+export async function readKeyFile(file: string): Promise<string> {
+  return readInputText(file, {
+    what: 'key file',
+    limit: MAX_KEY_FILE_BYTES,
+    unreadable: (errno) =>
+      errno === 'ENOENT'
+        ? new SluiceError('SIGNING_KEY_NOT_FOUND', 'not-found', `key file ${file} does not exist`, { location: file })
+        : new SluiceError('SIGNING_KEY_UNREADABLE', 'invalid-input', `cannot read key file ${file}: ${errno}`, {
+            location: file,
+          }),
+  });
 }
 
 async function exists(p: string): Promise<boolean> {

@@ -4,9 +4,8 @@
  * ECDSA over SHA-256 of the exact payload bytes.
  */
 import { createPublicKey, sign as cryptoSign, type KeyObject } from 'node:crypto';
-import { readFile, stat } from 'node:fs/promises';
 import { SluiceError } from '../errors.ts';
-import { isEncryptedPrivateKeyPem, importPrivateKeyPem, type Password } from './keys.ts';
+import { isEncryptedPrivateKeyPem, importPrivateKeyPem, readKeyFile, type Password } from './keys.ts';
 import { buildPayload, type PayloadInput } from './payload.ts';
 import { resolveSigningPassword, type PasswordOptions } from './password.ts';
 import {
@@ -49,7 +48,7 @@ export class FileSigner implements Signer {
 
   /** Reads a cosign key file (encrypted or plain PEM); `password` is needed for encrypted ones. */
   static async fromFile(file: string, password: Password | undefined): Promise<FileSigner> {
-    const pem = await readKeyText(file);
+    const pem = await readKeyFile(file);
     return new FileSigner(file, await importPrivateKeyPem(pem, password, file));
   }
 
@@ -100,7 +99,7 @@ export async function parseKeyRef(ref: string, options: KeyRefOptions = {}): Pro
     );
   }
   const file = ref.startsWith('file://') ? ref.slice('file://'.length) : ref;
-  const pem = await readKeyText(file);
+  const pem = await readKeyFile(file);
   let password: Password | undefined;
   if (isEncryptedPrivateKeyPem(pem)) {
     const given = options.password;
@@ -110,24 +109,6 @@ export async function parseKeyRef(ref: string, options: KeyRefOptions = {}): Pro
         : (given ?? (await resolveSigningPassword({ env, ...options.passwordOptions })));
   }
   return new FileSigner(file, await importPrivateKeyPem(pem, password, file));
-}
-
-async function readKeyText(file: string): Promise<string> {
-  try {
-    const info = await stat(file);
-    if (!info.isFile()) throw Object.assign(new Error('not a regular file'), { code: 'EISDIR' });
-    if (info.size > 64 * 1024) throw Object.assign(new Error('too large'), { code: 'EFBIG' });
-    return await readFile(file, 'utf8');
-  } catch (err) {
-    const code = (err as { code?: string }).code ?? String(err);
-    if (code === 'ENOENT')
-      throw new SluiceError('SIGNING_KEY_NOT_FOUND', 'not-found', `key file ${file} does not exist`, {
-        location: file,
-      });
-    throw new SluiceError('SIGNING_KEY_UNREADABLE', 'invalid-input', `cannot read key file ${file}: ${code}`, {
-      location: file,
-    });
-  }
 }
 
 export interface SignedPayload {

@@ -13,11 +13,11 @@
  * and Vault's own error text, scrubbed of both.
  */
 import { verify as cryptoVerify, createPublicKey, type KeyObject } from 'node:crypto';
-import { readFile } from 'node:fs/promises';
 import https from 'node:https';
 import { isIP } from 'node:net';
 import { rootCertificates } from 'node:tls';
 import { SluiceError } from '../errors.ts';
+import { MAX_CERTIFICATE_FILE_BYTES, readInputText } from '../files.ts';
 import { decodeBase64Strict, derSignatureProblem, isP256 } from './encoding.ts';
 import type { Signer } from './signer.ts';
 
@@ -289,22 +289,19 @@ class VaultClient {
   }
 
   private async readJwt(file: string): Promise<string> {
-    let text: string;
-    try {
-      const bytes = await readFile(file);
-      if (bytes.length > MAX_JWT_BYTES) throw Object.assign(new Error('too large'), { code: 'EFBIG' });
-      text = bytes.toString('utf8').trim();
-    } catch (err) {
-      const code = (err as { code?: string }).code ?? String(err);
-      throw new SluiceError(
-        'VAULT_AUTH_INVALID',
-        'unauthorized',
-        `cannot read the Kubernetes service account token ${file}: ${code}`,
-        {
-          location: file,
-        },
-      );
-    }
+    const text = (
+      await readInputText(file, {
+        what: 'Kubernetes service account token',
+        limit: MAX_JWT_BYTES,
+        unreadable: (errno) =>
+          new SluiceError(
+            'VAULT_AUTH_INVALID',
+            'unauthorized',
+            `cannot read the Kubernetes service account token ${file}: ${errno}`,
+            { location: file },
+          ),
+      })
+    ).trim();
     if (text === '')
       throw new SluiceError('VAULT_AUTH_INVALID', 'unauthorized', `Kubernetes service account token ${file} is empty`, {
         location: file,
@@ -393,17 +390,15 @@ class VaultClient {
     if (this.options.fetch) {
       this.fetchFn = this.options.fetch;
     } else if (this.options.caCertFile) {
-      let pem: string;
-      try {
-        pem = await readFile(this.options.caCertFile, 'utf8');
-      } catch (err) {
-        throw new SluiceError(
-          'VAULT_CACERT_UNREADABLE',
-          'usage',
-          `cannot read VAULT_CACERT ${this.options.caCertFile}: ${(err as { code?: string }).code ?? String(err)}`,
-          { location: this.options.caCertFile },
-        );
-      }
+      const file = this.options.caCertFile;
+      const pem = await readInputText(file, {
+        what: 'VAULT_CACERT',
+        limit: MAX_CERTIFICATE_FILE_BYTES,
+        unreadable: (errno) =>
+          new SluiceError('VAULT_CACERT_UNREADABLE', 'usage', `cannot read VAULT_CACERT ${file}: ${errno}`, {
+            location: file,
+          }),
+      });
       this.fetchFn = fetchTrustingCa(pem);
     } else {
       this.fetchFn = (url, init) => fetch(url, init);

@@ -11,6 +11,8 @@ import type { Store, StoreHandle } from '../store/index.ts';
 export const USAGE_WINDOW_MS = 7 * 86_400_000;
 const DIGEST = /(sha256:[0-9a-f]{64}|sha512:[0-9a-f]{128})/;
 const MAX_IMAGES = 100_000;
+/** A report file: MAX_IMAGES references of some 300 bytes each fit. */
+export const MAX_USAGE_REPORT_BYTES = 32 * 1024 * 1024;
 
 /** Digests in image references as Kubernetes reports them (`imageID`: `docker-pullable://r/x@sha256:…`, `r/x@sha256:…`). */
 export function digestsIn(lines: Iterable<string>, where = 'input'): string[] {

@@ -1,11 +1,11 @@
 /** `sluice sync` and `sluice images ls|show`. */
 import type { Command } from 'commander';
 import { SluiceError, asSluiceError } from '../../errors.ts';
+import { readInputText } from '../../files.ts';
 import { listImages, showImage } from '../../inventory/query.ts';
 import { syncRegistry, type SyncReport } from '../../inventory/sync.ts';
-import { readFile } from 'node:fs/promises';
 import { parseReference } from '../../oci/reference.ts';
-import { digestsIn, reportUsage } from '../../usage/index.ts';
+import { MAX_USAGE_REPORT_BYTES, digestsIn, reportUsage } from '../../usage/index.ts';
 import { formatDuration } from '../../policy/index.ts';
 import { promotionPath } from '../../promotion/records.ts';
 import { inventoryFor } from '../../runtime.ts';
@@ -81,7 +81,7 @@ export function registerInventoryCommands(program: Command, ctx: CliContext): vo
     .action(async (file: string, opts: { cluster: string }, cmd: Command) => {
       const g = ctx.globals(cmd);
       const rt = await ctx.runtime(g);
-      const text = file === '-' ? await readStdin() : await readFile(file, 'utf8');
+      const text = await readInputText(file, { what: 'usage report', limit: MAX_USAGE_REPORT_BYTES });
       const lines = text.split(/[\s]+/);
       const out = await reportUsage(rt.store, opts.cluster, digestsIn(lines, file === '-' ? 'stdin' : file), rt.now());
       emit(ctx.w, g.output, out, { text: () => `recorded ${out.digests} digests in use on ${out.cluster}\n` });
@@ -192,10 +192,4 @@ export function registerInventoryCommands(program: Command, ctx: CliContext): vo
         },
       );
     });
-}
-
-async function readStdin(): Promise<string> {
-  const chunks: Buffer[] = [];
-  for await (const c of process.stdin as AsyncIterable<Buffer>) chunks.push(c);
-  return Buffer.concat(chunks).toString('utf8');
 }

@@ -1,7 +1,7 @@
 /** Registry commands: inspect, ls, catalog, copy. Each parses, calls src/oci, renders. */
-import { readFile } from 'node:fs/promises';
 import { Option, type Command } from 'commander';
 import { SluiceError } from '../../errors.ts';
+import { readInputText } from '../../files.ts';
 import { CopyEngine, type CopyOptions, type CopyRequest, type CopyResult } from '../../oci/copy.ts';
 import { inspectImage, listTagDigests } from '../../oci/inspect.ts';
 import {
@@ -13,7 +13,7 @@ import {
 } from '../../oci/reference.ts';
 import { positiveInt } from '../args.ts';
 import type { CliContext } from '../context.ts';
-import { emit, formatBytes, shortDigest } from '../output.ts';
+import { emit, formatBytes, oneLine, shortDigest } from '../output.ts';
 import { createProgress } from '../progress.ts';
 
 export function registerRegistryCommands(program: Command, ctx: CliContext): void {
@@ -33,15 +33,15 @@ export function registerRegistryCommands(program: Command, ctx: CliContext): voi
             `Name:        ${ref.registry}/${ref.repository}${d.tag ? `:${d.tag}` : ''}`,
             `Digest:      ${d.digest}`,
             `MediaType:   ${d.mediaType}`,
-            ...(d.artifactType ? [`ArtifactType: ${d.artifactType}`] : []),
+            ...(d.artifactType ? [`ArtifactType: ${oneLine(d.artifactType)}`] : []),
             `Size:        ${formatBytes(d.size)} (${d.size} bytes)`,
-            `Platforms:   ${d.platforms.map((p) => p.platform).join(', ') || '-'}`,
-            `Created:     ${d.created ?? '-'}`,
-            `User:        ${d.user ?? '-'}`,
+            `Platforms:   ${oneLine(d.platforms.map((p) => p.platform).join(', ')) || '-'}`,
+            `Created:     ${oneLine(d.created ?? '-')}`,
+            `User:        ${oneLine(d.user ?? '-')}`,
             `Labels:`,
-            ...Object.entries(d.labels).map(([k, v]) => `  ${k}=${v}`),
-            `Layers:${d.platform && d.platforms.length > 1 ? ` (${d.platform})` : ''}`,
-            ...d.layers.map((l) => `  ${l.digest}  ${formatBytes(l.size).padStart(10)}  ${l.mediaType}`),
+            ...Object.entries(d.labels).map(([k, v]) => `  ${oneLine(k)}=${oneLine(v)}`),
+            `Layers:${d.platform && d.platforms.length > 1 ? ` (${oneLine(d.platform)})` : ''}`,
+            ...d.layers.map((l) => `  ${l.digest}  ${formatBytes(l.size).padStart(10)}  ${oneLine(l.mediaType)}`),
           ];
           return lines.join('\n') + '\n';
         },
@@ -196,8 +196,11 @@ function toCopyRequest(srcText: string | undefined, dstText: string | undefined,
   };
 }
 
+/** A batch is a list of image pairs, a few hundred bytes each; 4 MiB is some 10,000 of them. */
+export const MAX_BATCH_FILE_BYTES = 4 * 1024 * 1024;
+
 async function readBatch(file: string): Promise<CopyRequest[]> {
-  const text = file === '-' ? await readStdin() : await readFile(file, 'utf8');
+  const text = await readInputText(file, { what: '--batch file', limit: MAX_BATCH_FILE_BYTES });
   const requests: CopyRequest[] = [];
   text.split('\n').forEach((raw, i) => {
     const line = raw.trim();
@@ -217,10 +220,4 @@ async function readBatch(file: string): Promise<CopyRequest[]> {
     }
   });
   return requests;
-}
-
-async function readStdin(): Promise<string> {
-  const chunks: Buffer[] = [];
-  for await (const c of process.stdin as AsyncIterable<Buffer>) chunks.push(c);
-  return Buffer.concat(chunks).toString('utf8');
 }

@@ -1,8 +1,9 @@
 /** `sluice retention plan|approve|apply|restore|purge`. */
 import { createInterface } from 'node:readline/promises';
-import { readFile, writeFile } from 'node:fs/promises';
+import { writeFile } from 'node:fs/promises';
 import type { Command } from 'commander';
-import { SluiceError } from '../../errors.ts';
+import { SluiceError, isSluiceError } from '../../errors.ts';
+import { readInputText } from '../../files.ts';
 import { parseReference } from '../../oci/reference.ts';
 import { cliActor } from '../../promotion/actor.ts';
 import {
@@ -30,12 +31,16 @@ async function freshPlan(rt: Runtime, opts: ScopeOptions): Promise<RetentionPlan
   return planRetention(await gatherRetentionInput(rt), { scope });
 }
 
+/** A plan lists every tag and manifest it deletes: some 300 bytes each, so 64 MiB is 200,000 of them. */
+export const MAX_PLAN_FILE_BYTES = 64 * 1024 * 1024;
+
 /** A plan saved with `retention plan -o json` (or --save), checked enough to be applied safely. */
 async function loadPlan(file: string): Promise<RetentionPlan> {
   let json: unknown;
   try {
-    json = JSON.parse(await readFile(file, 'utf8'));
+    json = JSON.parse(await readInputText(file, { what: 'retention plan', limit: MAX_PLAN_FILE_BYTES }));
   } catch (err) {
+    if (isSluiceError(err, 'INPUT_TOO_LARGE')) throw err;
     throw new SluiceError(
       'PLAN_INVALID',
       'invalid-input',

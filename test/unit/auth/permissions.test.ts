@@ -151,3 +151,13 @@ describe('tokens', () => {
     refuse({ role: 'auditor', lifetimeMs: 0 }, 'TOKEN_EXPIRY_INVALID', /positive/);
   });
 });
+
+describe('roles that are not in the table', () => {
+  it('hold no permission, whatever Object.prototype has', () => {
+    for (const role of ['constructor', 'toString', '__proto__', 'valueOf']) {
+      assert.deepEqual(permissionsFor(role as never, stages), [], role);
+      const d = authorize({ role: role as never, teams: ['acme'] }, 'images:read', { team: 'acme' }, stages);
+      assert.equal(d.allowed, false, role);
+    }
+  });
+});

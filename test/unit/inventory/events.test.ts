@@ -192,6 +192,50 @@ describe('Harbor webhooks', () => {
     });
     assert.equal(e!.tag, undefined);
   });
+  it('takes a type that Object.prototype knows as an unknown type', () => {
+    for (const type of ['constructor', 'toString', '__proto__', 'hasOwnProperty']) {
+      assert.deepEqual(parseHarborWebhook({ type, occur_at: 1, event_data: eventData }), [], type);
+    }
+  });
+  it('keeps a scanner severity named __proto__ as a count', () => {
+    const [e] = parseHarborWebhook({
+      type: 'SCANNING_COMPLETED',
+      occur_at: 1,
+      event_data: {
+        ...eventData,
+        resources: [{ digest: D1, scan_overview: { r: { summary: { summary: JSON.parse('{"__proto__": 4}') } } } }],
+      },
+    });
+    assert.deepEqual(Object.entries(e!.scan!.counts!), [['__proto__', 4]]);
+  });
+});
+
+describe('tags in notifications', () => {
+  it('refuses a tag that is no tag: too long, or outside the grammar', () => {
+    const long = 'a'.repeat(129);
+    const withTag = (tag: string) => ({
+      events: [{ ...distributionPush.events[0], target: { ...distributionPush.events[0]!.target, tag } }],
+    });
+    assert.throws(
+      () => parseDistributionEnvelope(withTag(long)),
+      /events\[0\]\.target\.tag "a{80}" is not a valid tag/,
+    );
+    assert.throws(() => parseDistributionEnvelope(withTag('x\u001b[2J')), /is not a valid tag/);
+    assert.throws(
+      () => parseQuayNotification({ repository: 'acme-dev/api', updated_tags: ['ok', long] }),
+      /updated_tags\[1\]/,
+    );
+    assert.throws(
+      () =>
+        parseHarborWebhook({
+          type: 'PUSH_ARTIFACT',
+          occur_at: 1,
+          event_data: { repository: { repo_full_name: 'acme-dev/api' }, resources: [{ digest: D1, tag: '-x' }] },
+        }),
+      /resources\[0\]\.tag "-x" is not a valid tag/,
+    );
+    assert.equal(parseDistributionEnvelope(withTag('a'.repeat(128)))[0]!.tag, 'a'.repeat(128));
+  });
 });
 
 describe('what an event names is checked before it is looked up or stored', () => {

@@ -130,6 +130,15 @@ describe('SlackNotifier: documented errors', () => {
     });
   }
 
+  for (const body of ['constructor', '__proto__', 'tostring']) {
+    it(`takes an error word ${body} that Object.prototype knows as an unknown one`, async () => {
+      const { notifier } = await slack([{ status: 400, body, headers: { 'content-type': 'text/plain' } }]);
+      const err = await rejection(notifier.send(event));
+      assert.equal(err.message, `notification channel ops-chat (slack): Slack answered HTTP 400 ${body}`);
+      assert.equal(err.category, 'invalid-input');
+    });
+  }
+
   it('does not repeat an error body that is not a Slack error word', async () => {
     const { notifier } = await slack([{ status: 502, body: '<html>Bad gateway at /services/T0/B0</html>' }]);
     const err = await rejection(notifier.send(event));

@@ -97,3 +97,69 @@ describe('parseRepository / parseRegistryHost', () => {
     assert.throws(() => parseRegistryHost('quay.io/ns'), /expected host\[:port\]/);
   });
 });
+
+describe('references that carry user info or are too long to repeat', () => {
+  const refused = (input: string, shown: string | undefined) => (err: unknown) => {
+    assert.ok(err instanceof SluiceError && err.code === 'REFERENCE_INVALID', String(err));
+    assert.match(err.message, /a reference carries no user info/);
+    const said = err.message + JSON.stringify(err.toJSON());
+    for (const secret of ['admin', 'hunter2', 'p@ss', 'pa/ss']) assert.ok(!said.includes(secret), said);
+    if (shown) assert.ok(err.message.includes(`"…@${shown}"`), err.message);
+    return input !== '';
+  };
+
+  for (const [input, shown] of [
+    ['admin:hunter2@127.0.0.1:5000/acme/api:1.0', '127.0.0.1:5000/acme/api:1.0'],
+    ['docker://admin:hunter2@registry.example/acme/api', 'registry.example/acme/api'],
+    ['admin:p@ss@registry.example/acme/api', 'registry.example/acme/api'],
+    ['admin:pa/ss@registry.example/acme/api', 'registry.example/acme/api'],
+    [`admin:hunter2@registry.example/acme/api@${D}`, `registry.example/acme/api@${D}`],
+    [`admin:hunter2@alpine@${D}`, undefined],
+    ['admin:hunter2 with space@registry.example/x', 'registry.example/x'],
+  ] as const) {
+    it(`refuses ${input.replace(/@.*/, '@…')} without repeating the user or the password`, () => {
+      assert.throws(() => parseReference(input), refused(input, shown));
+    });
+  }
+
+  it('does not repeat what precedes an @ that is followed by no valid digest', () => {
+    assert.throws(
+      () => parseReference('admin:hunter2@localhost:5000'),
+      (err: unknown) =>
+        err instanceof SluiceError &&
+        !err.message.includes('hunter2') &&
+        !JSON.stringify(err.toJSON()).includes('hunter2') &&
+        err.message.startsWith('invalid reference "…@localhost:5000": digest'),
+    );
+  });
+
+  it('refuses user info in a registry host', () => {
+    assert.throws(
+      () => parseRegistryHost('https://admin:hunter2@quay.io'),
+      (err: unknown) =>
+        err instanceof SluiceError && /no user info/.test(err.message) && !/admin|hunter2/.test(err.message),
+    );
+  });
+
+  it('repeats at most 200 characters of a long reference, saying how long it was', () => {
+    const input = `r.io/${'a'.repeat(10_000)}/B`;
+    assert.throws(
+      () => parseReference(input),
+      (err: unknown) => {
+        assert.ok(err instanceof SluiceError);
+        assert.ok(err.message.length < 400, `message is ${err.message.length} characters`);
+        assert.ok(err.message.startsWith(`invalid reference "r.io/${'a'.repeat(195)}... (10007 characters)"`));
+        assert.ok(String(err.context.reference).length < 260);
+        return true;
+      },
+    );
+    assert.throws(
+      () => parseReference(`r.io/a/${'B'.repeat(10_000)}`),
+      (err: unknown) => err instanceof SluiceError && err.message.length < 400,
+    );
+    assert.throws(
+      () => parseReference(`r.io/a@sha256:${'f'.repeat(10_000)}`),
+      (err: unknown) => err instanceof SluiceError && err.message.length < 600,
+    );
+  });
+});

@@ -59,6 +59,41 @@ describe('YAML itself', () => {
     assert.equal(problems[0]!.line, 5); // e: 111111 nodes, the first level past 100000
   });
 
+  it('names the nesting limit with file:line:column for a document 20,000 levels deep', () => {
+    const deep = 20_000;
+    for (const [kind, text, line, column] of [
+      ['flow sequences', `${MINIMAL}extra: ${'['.repeat(deep)}${']'.repeat(deep)}\n`, 13, 71],
+      ['flow mappings', `${MINIMAL}extra: ${'{a: '.repeat(deep)}1${'}'.repeat(deep)}\n`, 13, 260],
+      ['block sequences', `${MINIMAL}extra:\n${'- '.repeat(deep)}x\n`, 14, 127],
+      [
+        'block mappings',
+        `${MINIMAL}${Array.from({ length: 200 }, (_, i) => `${' '.repeat(i)}k:`).join('\n')} 1\n`,
+        77,
+        65,
+      ],
+      ['a bare document', '['.repeat(1024 * 1024 - 1), 1, 64],
+    ] as const) {
+      const started = performance.now();
+      const problems = problemsOf(text);
+      assert.ok(performance.now() - started < 1000, `${kind}: refused at once`);
+      assert.equal(problems.length, 1, `${kind}: ${JSON.stringify(problems)}`);
+      const p = problems[0]!;
+      assert.equal(p.message, 'nesting deeper than 64 levels (the limit for a policy file)', kind);
+      assert.deepEqual([p.file, p.line, p.column], ['sluice.yaml', line, column], kind);
+    }
+  });
+
+  it('counts no nesting inside quoted scalars, comments and block scalars', () => {
+    const brackets = '['.repeat(100);
+    const policy = expectValid(
+      MINIMAL.replace(
+        'kind: LifecyclePolicy',
+        `kind: LifecyclePolicy # ${brackets}\nmetadata:\n  annotations:\n    a: '${brackets}'\n    b: "${brackets}\\"${brackets}"\n    c: |\n      ${brackets}\n      - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - x\n    d: x${brackets}`,
+      ),
+    );
+    assert.ok(policy);
+  });
+
   it('refuses an alias that contains itself', () => {
     const [p] = problemsOf('a: &loop [1, *loop]\n');
     assert.match(p!.message, /alias \*loop refers to the node that contains it/);
@@ -115,6 +150,80 @@ describe('document envelope', () => {
     expectValid(`apiVersion: v1\nkind: List\nitems:\n${indented}`);
     const bad = problemsOf(`apiVersion: v1\nkind: List\nitems:\n${indented.replace('acme@example.com', 'nope')}`);
     assert.ok(problemAt(bad, 'items[0].spec.teams[0].contact'));
+  });
+});
+
+describe("names that Object.prototype has are no policy's", () => {
+  const PROTOTYPE_NAMES = ['constructor', 'toString', '__proto__', 'hasOwnProperty', 'valueOf'];
+
+  it('reports constructor, toString and __proto__ as unknown keys, at every level', () => {
+    for (const key of PROTOTYPE_NAMES) {
+      const text = MINIMAL.replace('kind: LifecyclePolicy', `kind: LifecyclePolicy\n${key}: 1`).replace(
+        '  teams:',
+        `  ${key}: 2\n  teams:`,
+      );
+      const problems = problemsOf(text);
+      assert.match(problemAt(problems, key).message, new RegExp(`^unknown key \`${key}\``), key);
+      assert.equal(problemAt(problems, key).line, 3);
+      assert.match(problemAt(problems, `spec.${key}`).message, new RegExp(`^unknown key \`${key}\``), key);
+    }
+  });
+
+  it('takes a stage named constructor or toString as an ordinary stage, not a well-known one', () => {
+    for (const name of ['constructor']) {
+      const problems = problemsOf(withStages(`    - name: dev\n    - name: ${name}\n`));
+      for (const key of ['trigger', 'responsibleRole', 'gate']) {
+        assert.ok(
+          problems.some(
+            (p) =>
+              p.message.includes(`stage \`${name}\` is not one of the well-known stages`) &&
+              p.message.includes(`\`${key}\``),
+          ),
+          `${name}/${key}: ${JSON.stringify(problems)}`,
+        );
+      }
+    }
+    const policy = expectValid(
+      withStages(`    - name: dev
+    - name: constructor
+      trigger: manual
+      responsibleRole: qa
+      gate: { require: [build] }
+`),
+    );
+    const stage = policy.stages[1]!;
+    assert.equal(stage.name, 'constructor');
+    assert.equal(stage.retention.mode, 'manual', 'no well-known retention either');
+    assert.equal(typeof stage.gate.evidenceMaxAge.build, 'undefined');
+  });
+
+  it('gives an evidence type named constructor no maximum age it does not have', () => {
+    const policy = expectValid(
+      withStages(
+        `    - name: dev
+      gate: { require: [constructor] }
+`,
+        `  evidenceTypes:\n    - { name: constructor, description: a custom check }\n`,
+      ),
+    );
+    assert.deepEqual(Object.keys(policy.stages[0]!.gate.evidenceMaxAge), []);
+  });
+
+  it('keeps a label key named __proto__ as a key, and reports it where it does not belong', () => {
+    const policy = expectValid(
+      MINIMAL.replace(
+        'kind: LifecyclePolicy',
+        'kind: LifecyclePolicy\nmetadata:\n  labels: { constructor: a, toString: b }',
+      ),
+    );
+    assert.deepEqual(Object.entries(policy.metadata.labels), [
+      ['constructor', 'a'],
+      ['toString', 'b'],
+    ]);
+    const problems = problemsOf(
+      withStages(`    - name: dev\n      gate: { require: [build], evidenceMaxAge: { __proto__: 1d } }\n`),
+    );
+    assert.match(problemAt(problems, 'spec.stages[0].gate.evidenceMaxAge').message, /evidenceMaxAge for `__proto__`/);
   });
 });
 

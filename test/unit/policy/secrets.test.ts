@@ -56,7 +56,11 @@ describe('resolveSecretRef', () => {
     await rejects('env:MISSING', { env: {} }, /env:MISSING: environment variable MISSING is not set/);
     await rejects('file:nope', { baseDir: dir }, /file:nope: cannot read .*nope \(ENOENT\)/);
     await rejects('file:empty', { baseDir: dir }, /file:empty: is empty/);
-    await rejects('file:big', { baseDir: dir }, /larger than/);
+    await assert.rejects(resolveSecretRef('file:big', { baseDir: dir }), (err: unknown) => {
+      assert.ok(isSluiceError(err, 'INPUT_TOO_LARGE'));
+      assert.match(err.message, /big \(secret reference file:big\) is larger than the limit of 65536 bytes/);
+      return true;
+    });
   });
 
   it('never repeats a value that is not a reference', async () => {
