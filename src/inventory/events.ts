@@ -70,13 +70,6 @@ function checkDigest(source: EventSource, digest: string | undefined, where: str
   return digest;
 }
 
-/** Tags are at most 128 characters of the distribution spec's grammar; anything else is no tag. */
-function checkTag(source: EventSource, tag: string | undefined, where: string): string | undefined {
-  if (tag === undefined) return undefined;
-  if (!isValidTag(tag)) throw invalid(source, `${where} "${tag.slice(0, 80)}" is not a valid tag`);
-  return tag;
-}
-
 function checkRepository(source: EventSource, repo: unknown, where: string): string {
   const r = str(repo);
   if (!r) throw invalid(source, `${where} is missing`);
