@@ -25,7 +25,10 @@ export function fixtureText(relative: string): string {
   return (relative.endsWith('.gz') ? gunzipSync(bytes) : bytes).toString('utf8');
 }
 
-/** `spec.versions[name].schema.openAPIV3Schema` of a CRD fixture. */
+/**
+ * `spec.versions[name].schema.openAPIV3Schema` of a CRD fixture, with the fields every
+ * object has whether the schema lists them or not (apiVersion, kind, metadata).
+ */
 export function crdSchema(relative: string, version: string): Schema {
   for (const doc of parseAllDocuments(fixtureText(relative))) {
     const crd = doc.toJS() as {
@@ -34,7 +37,19 @@ export function crdSchema(relative: string, version: string): Schema {
     };
     if (crd.kind !== 'CustomResourceDefinition') continue;
     const v = crd.spec?.versions?.find((x) => x.name === version);
-    if (v?.schema?.openAPIV3Schema) return v.schema.openAPIV3Schema;
+    const schema = v?.schema?.openAPIV3Schema;
+    if (schema) {
+      const properties = (schema.properties ?? {}) as Schema;
+      return {
+        ...schema,
+        properties: {
+          apiVersion: { type: 'string' },
+          kind: { type: 'string' },
+          metadata: { type: 'object' },
+          ...properties,
+        },
+      };
+    }
   }
   throw new Error(`${relative} has no CRD version ${version}`);
 }
