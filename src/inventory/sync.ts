@@ -357,19 +357,9 @@ export async function syncRegistry(
   } catch (err) {
     const e = asSluiceError(err);
     // The failure is the news; an audit write that fails too (the store is down) must not hide it.
-    await deps.store
-      .transaction(async (tx) => {
-        await ensureRegistry(tx, reg, deps.now());
-        await deps.audit(tx, {
-          actor: 'system:sync',
-          action: 'sync',
-          repository: reg.host,
-          reason: 'inventory sync',
-          result: 'failure',
-          details: { registry: reg.name, code: e.code, message: e.message },
-        });
-      })
-      .catch(() => undefined);
+    await auditSync(deps, reg, 'failure', { registry: reg.name, code: e.code, message: e.message }).catch(
+      () => undefined,
+    );
     throw e;
   } finally {
     clearTimeout(timer);
@@ -446,16 +436,9 @@ async function syncRegistryUntil(
     });
   }
   report.durationMs = Math.round(performance.now() - started);
-  await deps.store.transaction(async (tx) => {
-    await ensureRegistry(tx, reg, deps.now());
-    await deps.audit(tx, {
-      actor: 'system:sync',
-      action: 'sync',
-      repository: reg.host,
-      reason: 'inventory sync',
-      result: report.errors.length ? 'failure' : 'success',
-      details: { ...report, errors: report.errors.slice(0, 20) },
-    });
+  await auditSync(deps, reg, report.errors.length ? 'failure' : 'success', {
+    ...report,
+    errors: report.errors.slice(0, 20),
   });
   return report;
 }
@@ -549,5 +532,25 @@ export async function recordPull(
 export function registryNotConfigured(host: string): SluiceError {
   return new SluiceError('REGISTRY_UNKNOWN', 'not-found', `registry ${host} is not configured in the policy`, {
     registry: host,
+  });
+}
+
+/** The one audit record a sync of a registry leaves, whether it finished or failed. */
+async function auditSync(
+  deps: InventoryDeps,
+  reg: RegistryRef,
+  result: 'success' | 'failure',
+  details: Record<string, unknown>,
+): Promise<void> {
+  await deps.store.transaction(async (tx) => {
+    await ensureRegistry(tx, reg, deps.now());
+    await deps.audit(tx, {
+      actor: 'system:sync',
+      action: 'sync',
+      repository: reg.host,
+      reason: 'inventory sync',
+      result,
+      details,
+    });
   });
 }

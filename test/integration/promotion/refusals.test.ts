@@ -52,9 +52,6 @@ for (const engine of ENGINES) {
         await ws?.cleanup();
       });
       const as = (user: string, args: string[]) => ws.cli(args, { SLUICE_USER: user });
-      // Approvals and evidence refresh the inventory, whose NUL-padded tag list PostgreSQL
-      // refuses until the engine fix of the same issue lands; until then these run as todo there.
-      const refreshes = engine === 'postgres' ? { todo: 'inventory refresh on PostgreSQL (NUL in tag list)' } : {};
       const repoName = (name: string) => `${name}-${engine}`;
 
       async function toStaging(repo: string, tag: string): Promise<string> {
@@ -79,46 +76,42 @@ for (const engine of ENGINES) {
         return digest;
       }
 
-      test(
-        'an approval by the requester of the change is refused when given, with the reason (CLI)',
-        refreshes,
-        async () => {
-          const repo = repoName('foureyes');
-          await toStaging(repo, '1.0.0-1');
-          const refused = await as('quinn', ['promote', `acme/${repo}:1.0.0-1`, '--to', 'preprod']);
-          assert.equal(refused.code, 1);
-          assert.match(refused.stderr, /qa-approval: missing/);
+      test('an approval by the requester of the change is refused when given, with the reason (CLI)', async () => {
+        const repo = repoName('foureyes');
+        await toStaging(repo, '1.0.0-1');
+        const refused = await as('quinn', ['promote', `acme/${repo}:1.0.0-1`, '--to', 'preprod']);
+        assert.equal(refused.code, 1);
+        assert.match(refused.stderr, /qa-approval: missing/);
 
-          const own = await as('quinn', ['approve', `acme/${repo}:1.0.0-1`, '--stage', 'preprod']);
-          assert.equal(own.code, 1, own.stdout);
-          assert.doesNotMatch(own.stdout, /approved/);
-          assert.match(own.stderr, /quinn cannot approve their own change \(four eyes\)/);
-          assert.match(own.stderr, /qa-approval needs another qa/);
-          // A platform administrator passes the role check but the gate would ignore the approval.
-          const admin = await as('frank', ['approve', `acme/${repo}:1.0.0-1`, '--stage', 'preprod']);
-          assert.equal(admin.code, 1, admin.stdout);
-          assert.match(admin.stderr, /frank does not hold role qa; the gate of preprod would not count/);
+        const own = await as('quinn', ['approve', `acme/${repo}:1.0.0-1`, '--stage', 'preprod']);
+        assert.equal(own.code, 1, own.stdout);
+        assert.doesNotMatch(own.stdout, /approved/);
+        assert.match(own.stderr, /quinn cannot approve their own change \(four eyes\)/);
+        assert.match(own.stderr, /qa-approval needs another qa/);
+        // A platform administrator passes the role check but the gate would ignore the approval.
+        const admin = await as('frank', ['approve', `acme/${repo}:1.0.0-1`, '--stage', 'preprod']);
+        assert.equal(admin.code, 1, admin.stdout);
+        assert.match(admin.stderr, /frank does not hold role qa; the gate of preprod would not count/);
 
-          const rt = await ws.runtime();
-          const recorded = await rt.store.db
-            .selectFrom('evidence')
-            .select('recorded_by')
-            .where('type', '=', 'qa-approval')
-            .where('team', '=', 'acme')
-            .execute();
-          assert.deepEqual(recorded, [], 'nothing recorded for a refused approval');
-          const denied = JSON.parse(
-            (await ws.cli(['audit', 'ls', '--action', 'approval', '--result', 'denied', '-o', 'json'])).stdout,
-          ) as Array<{ actor: string; reason: string }>;
-          assert.ok(denied.some((d) => d.actor === 'quinn' && /four eyes/.test(d.reason)));
+        const rt = await ws.runtime();
+        const recorded = await rt.store.db
+          .selectFrom('evidence')
+          .select('recorded_by')
+          .where('type', '=', 'qa-approval')
+          .where('team', '=', 'acme')
+          .execute();
+        assert.deepEqual(recorded, [], 'nothing recorded for a refused approval');
+        const denied = JSON.parse(
+          (await ws.cli(['audit', 'ls', '--action', 'approval', '--result', 'denied', '-o', 'json'])).stdout,
+        ) as Array<{ actor: string; reason: string }>;
+        assert.ok(denied.some((d) => d.actor === 'quinn' && /four eyes/.test(d.reason)));
 
-          assert.equal((await as('bob', ['approve', `acme/${repo}:1.0.0-1`, '--stage', 'preprod'])).code, 0);
-          const promoted = await as('quinn', ['promote', `acme/${repo}:1.0.0-1`, '--to', 'preprod']);
-          assert.equal(promoted.code, 0, promoted.stderr);
-        },
-      );
+        assert.equal((await as('bob', ['approve', `acme/${repo}:1.0.0-1`, '--stage', 'preprod'])).code, 0);
+        const promoted = await as('quinn', ['promote', `acme/${repo}:1.0.0-1`, '--to', 'preprod']);
+        assert.equal(promoted.code, 0, promoted.stderr);
+      });
 
-      test('an approval by whoever recorded the build is refused when given (API)', refreshes, async () => {
+      test('an approval by whoever recorded the build is refused when given (API)', async () => {
         const repo = repoName('foureyes-api');
         const digest = await toStaging(repo, '1.0.0-1');
         const ts = await startTestServer(ws);
@@ -154,86 +147,82 @@ for (const engine of ENGINES) {
         }
       });
 
-      test(
-        'a refusal because a prod version tag would move is recorded, and the dry run refuses it too',
-        refreshes,
-        async () => {
-          const repo = repoName('immut');
-          const first = await toPreprod(repo, '4.0.0-1');
-          assert.equal((await as('dave', ['promote', `acme/${repo}:4.0.0-1`, '--to', 'prod'])).code, 0);
-          const second = await toPreprod(repo, '4.0.0-1');
-          assert.notEqual(first, second);
+      test('a refusal because a prod version tag would move is recorded, and the dry run refuses it too', async () => {
+        const repo = repoName('immut');
+        const first = await toPreprod(repo, '4.0.0-1');
+        assert.equal((await as('dave', ['promote', `acme/${repo}:4.0.0-1`, '--to', 'prod'])).code, 0);
+        const second = await toPreprod(repo, '4.0.0-1');
+        assert.notEqual(first, second);
 
-          const dry = await as('dave', ['promote', `acme/${repo}:4.0.0-1`, '--to', 'prod', '--dry-run']);
-          assert.equal(dry.code, 1, dry.stdout);
-          assert.match(dry.stdout, /would be refused: .*already points to sha256:.*never move/);
-          assert.doesNotMatch(dry.stdout, /would copy/);
-          const dryJson = await as('dave', [
-            'promote',
-            `acme/${repo}:4.0.0-1`,
-            '--to',
-            'prod',
-            '--dry-run',
-            '-o',
-            'json',
-          ]);
-          assert.equal(dryJson.code, 1);
-          const plan = JSON.parse(dryJson.stdout);
-          assert.equal(plan.status, 'dry-run');
-          assert.equal(plan.refused.code, 'TAG_IMMUTABLE');
-          assert.equal(plan.gate.passed, true, 'the gate holds; the tag is what refuses');
+        const dry = await as('dave', ['promote', `acme/${repo}:4.0.0-1`, '--to', 'prod', '--dry-run']);
+        assert.equal(dry.code, 1, dry.stdout);
+        assert.match(dry.stdout, /would be refused: .*already points to sha256:.*never move/);
+        assert.doesNotMatch(dry.stdout, /would copy/);
+        const dryJson = await as('dave', [
+          'promote',
+          `acme/${repo}:4.0.0-1`,
+          '--to',
+          'prod',
+          '--dry-run',
+          '-o',
+          'json',
+        ]);
+        assert.equal(dryJson.code, 1);
+        const plan = JSON.parse(dryJson.stdout);
+        assert.equal(plan.status, 'dry-run');
+        assert.equal(plan.refused.code, 'TAG_IMMUTABLE');
+        assert.equal(plan.gate.passed, true, 'the gate holds; the tag is what refuses');
 
-          const prodRows = async () =>
-            JSON.parse(
-              (await ws.cli(['promotions', 'ls', '--repo', repo, '--stage', 'prod', '-o', 'json'])).stdout,
-            ) as Array<{
-              status: string;
-              requested_by: string;
-              digest: string;
-              error: string | null;
-            }>;
-          assert.deepEqual(
-            (await prodRows()).map((r) => r.status),
-            ['succeeded'],
-            'a dry run records nothing',
-          );
+        const prodRows = async () =>
+          JSON.parse(
+            (await ws.cli(['promotions', 'ls', '--repo', repo, '--stage', 'prod', '-o', 'json'])).stdout,
+          ) as Array<{
+            status: string;
+            requested_by: string;
+            digest: string;
+            error: string | null;
+          }>;
+        assert.deepEqual(
+          (await prodRows()).map((r) => r.status),
+          ['succeeded'],
+          'a dry run records nothing',
+        );
 
-          const real = await as('dave', ['promote', `acme/${repo}:4.0.0-1`, '--to', 'prod']);
-          assert.equal(real.code, 1);
-          assert.match(real.stderr, /already points to sha256:.*never move/);
-          assert.equal(await skopeoDigest(reg, `acme-prod/${repo}:4.0.0-1`), first);
+        const real = await as('dave', ['promote', `acme/${repo}:4.0.0-1`, '--to', 'prod']);
+        assert.equal(real.code, 1);
+        assert.match(real.stderr, /already points to sha256:.*never move/);
+        assert.equal(await skopeoDigest(reg, `acme-prod/${repo}:4.0.0-1`), first);
 
-          const rows = await prodRows();
-          assert.deepEqual(
-            rows.map((r) => r.status),
-            ['refused', 'succeeded'],
-          );
-          assert.equal(rows[0]!.requested_by, 'dave');
-          assert.equal(rows[0]!.digest, second);
-          assert.match(rows[0]!.error ?? '', /never move/);
-          const denied = JSON.parse(
-            (
-              await ws.cli([
-                'audit',
-                'ls',
-                '--action',
-                'promotion',
-                '--result',
-                'denied',
-                '--digest',
-                second,
-                '-o',
-                'json',
-              ])
-            ).stdout,
-          ) as Array<{ actor: string; reason: string; details: { to: string; code: string } }>;
-          assert.equal(denied.length, 1, 'the refusal is audited');
-          assert.equal(denied[0]!.actor, 'dave');
-          assert.equal(denied[0]!.details.to, 'prod');
-          assert.equal(denied[0]!.details.code, 'TAG_IMMUTABLE');
-          assert.match(denied[0]!.reason, /never move/);
-        },
-      );
+        const rows = await prodRows();
+        assert.deepEqual(
+          rows.map((r) => r.status),
+          ['refused', 'succeeded'],
+        );
+        assert.equal(rows[0]!.requested_by, 'dave');
+        assert.equal(rows[0]!.digest, second);
+        assert.match(rows[0]!.error ?? '', /never move/);
+        const denied = JSON.parse(
+          (
+            await ws.cli([
+              'audit',
+              'ls',
+              '--action',
+              'promotion',
+              '--result',
+              'denied',
+              '--digest',
+              second,
+              '-o',
+              'json',
+            ])
+          ).stdout,
+        ) as Array<{ actor: string; reason: string; details: { to: string; code: string } }>;
+        assert.equal(denied.length, 1, 'the refusal is audited');
+        assert.equal(denied[0]!.actor, 'dave');
+        assert.equal(denied[0]!.details.to, 'prod');
+        assert.equal(denied[0]!.details.code, 'TAG_IMMUTABLE');
+        assert.match(denied[0]!.reason, /never move/);
+      });
 
       test('verify-deployable labels its checks without stray spaces, for an image and an index', async () => {
         const repo = repoName('labels');
