@@ -74,8 +74,10 @@ describe('readInputFile', () => {
     await assert.rejects(readInputFile(fifo, { what: 'test file', limit: 100_000 }), tooLarge(fifo, 100_000));
     await ended;
     const short = spawn('sh', ['-c', `printf 'a b\\n' > '${fifo}'`], { stdio: 'ignore' });
+    // Listen before awaiting the read: the writer may exit while the read is still settling.
+    const shortEnded = new Promise((resolve) => short.on('exit', resolve));
     assert.equal(await readInputText(fifo, { what: 'test file', limit: 100 }), 'a b\n');
-    await new Promise((resolve) => short.on('exit', resolve));
+    await shortEnded;
   });
 
   it('reads - from standard input with the same cap', async () => {
