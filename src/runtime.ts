@@ -5,7 +5,8 @@
  */
 import { resolve } from 'node:path';
 import { appendAudit, SyslogForwarder, type AuditInput, type AuditRecord, type AuditSink } from './audit/index.ts';
-import type { InventoryDeps, RegistryRef, RepositoryClass } from './inventory/sync.ts';
+import type { InventoryDeps, RepositoryClass } from './inventory/sync.ts';
+import type { RegistryRef } from './oci/registry-ref.ts';
 import type { CredentialSource } from './oci/credentials.ts';
 import { CredentialStore } from './oci/credentials.ts';
 import { RegistryPool, type RegistrySettings } from './oci/pool.ts';

@@ -6,7 +6,8 @@
 import { createHash } from 'node:crypto';
 import { storableText, type StoreHandle } from '../store/index.ts';
 import type { RegistryEvent } from './events.ts';
-import { recordPull, refreshReference, type InventoryDeps, type RegistryRef, type TagChange } from './sync.ts';
+import { recordPull, refreshReference, type InventoryDeps, type TagChange } from './sync.ts';
+import type { RegistryRef } from '../oci/registry-ref.ts';
 
 /** Delivery ids are kept this long; a registry retrying later than this is not deduplicated. */
 export const EVENTS_SEEN_RETENTION_MS = 7 * 24 * 60 * 60 * 1000;

@@ -5,7 +5,7 @@
  */
 import { SluiceError } from '../errors.ts';
 import type { RegistryClient } from '../oci/client.ts';
-import { mapLimit } from '../oci/copy.ts';
+import { mapLimit } from '../util/concurrency.ts';
 import { checkIndexFanOut } from '../oci/limits.ts';
 import { blobsOf, formatPlatform, parseImageConfig, type Manifest } from '../oci/manifest.ts';
 import { isDigest } from '../oci/digest.ts';

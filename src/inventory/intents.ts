@@ -8,7 +8,8 @@
 import { pendingIntents, settleIntent, type OperationIntent } from '../audit/index.ts';
 import type { RegistryClient } from '../oci/client.ts';
 import type { StoreTx } from '../store/index.ts';
-import type { InventoryDeps, RegistryRef } from './sync.ts';
+import type { InventoryDeps } from './sync.ts';
+import type { RegistryRef } from '../oci/registry-ref.ts';
 
 /**
  * How long an intent whose target is still there may belong to a call in flight. Longer than

@@ -8,7 +8,8 @@ import { SluiceError, asSluiceError } from '../errors.ts';
 import { formatDuration } from '../policy/duration.ts';
 import type { AuditInput } from '../audit/index.ts';
 import type { RegistryClient } from '../oci/client.ts';
-import { mapLimit } from '../oci/copy.ts';
+import { mapLimit } from '../util/concurrency.ts';
+import type { RegistryRef } from '../oci/registry-ref.ts';
 import { isValidTag } from '../oci/reference.ts';
 import type { Store, StoreHandle, StoreTx } from '../store/index.ts';
 import { loadManifest, readManifestTree, saveManifests, type ManifestRecord } from './ingest.ts';
@@ -39,17 +40,6 @@ export interface InventoryDeps {
     previous: string | null;
     reason: string;
   }) => void;
-}
-
-export interface RegistryRef {
-  /** The policy's registry name (store key). */
-  name: string;
-  /** host[:port] as in image references. */
-  host: string;
-  url: string;
-  kind: string;
-  /** How long one sync of this registry may take (the policy's `limits.syncTimeout`). */
-  syncTimeoutMs?: number;
 }
 
 /** A sync that has not finished in an hour is stuck on a registry that keeps answering. */

@@ -4,7 +4,7 @@
  */
 import { SluiceError } from '../errors.ts';
 import type { RegistryClient } from './client.ts';
-import { mapLimit } from './copy.ts';
+import { mapLimit } from '../util/concurrency.ts';
 import { checkIndexFanOut } from './limits.ts';
 import { formatPlatform, parseImageConfig, type Descriptor, type Manifest } from './manifest.ts';
 import { manifestReferenceOf, type Reference } from './reference.ts';

@@ -9,7 +9,7 @@ import type { Role, Stage } from '../policy/index.ts';
 import { stageByName } from '../policy/index.ts';
 import { inventoryFor, type Runtime } from '../runtime.ts';
 import { assertReportIsFor, MAX_REPORT_BYTES, parseTrivyReport } from '../scan/trivy.ts';
-import { requireRole, type Actor } from './actor.ts';
+import { requireRole, type Actor } from '../auth/actor.ts';
 import { approvalIneligibility, type EvidenceRecord, type EvidenceStatus } from './gate.ts';
 import { ServiceNowClient } from '../integrations/servicenow.ts';
 import { changeAuthorsOf, insertEvidence } from './records.ts';

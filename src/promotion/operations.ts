@@ -2,16 +2,17 @@
 import { SluiceError, asSluiceError } from '../errors.ts';
 import { refreshReference } from '../inventory/sync.ts';
 import type { RegistryClient } from '../oci/client.ts';
-import { mapLimit } from '../oci/copy.ts';
+import { mapLimit } from '../util/concurrency.ts';
 import { checkIndexFanOut } from '../oci/limits.ts';
 import { blobsOf, formatPlatform } from '../oci/manifest.ts';
 import { isForeignLayer } from '../oci/mediatypes.ts';
 import { parseReference } from '../oci/reference.ts';
 import { parseRepositoryPath, repositoryFor, stageByName, teamByName } from '../policy/index.ts';
 import { inventoryFor, type Runtime } from '../runtime.ts';
-import { requireRole, type Actor } from './actor.ts';
+import { requireRole, type Actor } from '../auth/actor.ts';
 import type { SignatureCheck } from './gate.ts';
-import { activeHolds, insertHold, insertPromotion, listPromotions, releaseHolds, type Hold } from './records.ts';
+import { insertPromotion, listPromotions } from './records.ts';
+import { activeHolds, type Hold } from '../holds/records.ts';
 import type { PromotionHooks } from './service.ts';
 
 export interface RollbackOutcome {
@@ -256,67 +257,4 @@ export async function verifyDeployable(
     }
   }
   return { reference: refText, digest, deployable: checks.every((c) => c.ok), checks };
-}
-
-export async function addHold(
-  rt: Runtime,
-  actor: Actor,
-  req: { ref: string; kind: Hold['kind']; reason: string },
-): Promise<Hold> {
-  const ref = parseReference(req.ref, { defaultRegistry: rt.registries[0]?.host, defaultTag: false });
-  const reg = rt.registryForHost(ref.registry);
-  const owner = reg ? parseRepositoryPath(rt.policy, ref.repository, { registry: reg.name }) : undefined;
-  if (!owner)
-    throw new SluiceError('REPOSITORY_UNOWNED', 'invalid-input', `${ref.repository} is not a team stage repository`);
-  requireRole(actor, owner.team, `place a ${req.kind}`, 'security');
-  const digest =
-    ref.digest ?? (await rt.pool.get(ref.registry).headManifest(ref.repository, ref.tag ?? 'latest'))?.digest;
-  if (!digest) throw new SluiceError('IMAGE_NOT_FOUND', 'not-found', `${req.ref} does not exist`);
-  if (!req.reason.trim()) throw new SluiceError('USAGE', 'usage', 'a hold needs a reason');
-  return rt.store.transaction(async (tx) => {
-    const hold = await insertHold(tx, {
-      digest,
-      kind: req.kind,
-      reason: req.reason,
-      createdBy: actor.name,
-      createdAt: rt.now(),
-    });
-    await rt.audit(tx, {
-      actor: actor.name,
-      action: req.kind === 'quarantine' ? 'quarantine' : 'hold',
-      repository: `${ref.registry}/${ref.repository}`,
-      digest,
-      reason: req.reason,
-      result: 'success',
-    });
-    return hold;
-  });
-}
-
-export async function releaseHold(
-  rt: Runtime,
-  actor: Actor,
-  req: { ref: string; kind: Hold['kind']; reason: string },
-): Promise<number> {
-  const ref = parseReference(req.ref, { defaultRegistry: rt.registries[0]?.host, defaultTag: false });
-  const reg = rt.registryForHost(ref.registry);
-  const owner = reg ? parseRepositoryPath(rt.policy, ref.repository, { registry: reg.name }) : undefined;
-  if (!owner)
-    throw new SluiceError('REPOSITORY_UNOWNED', 'invalid-input', `${ref.repository} is not a team stage repository`);
-  requireRole(actor, owner.team, `release a ${req.kind}`, 'security');
-  const digest =
-    ref.digest ?? (await rt.pool.get(ref.registry).headManifest(ref.repository, ref.tag ?? 'latest'))?.digest;
-  if (!digest) throw new SluiceError('IMAGE_NOT_FOUND', 'not-found', `${req.ref} does not exist`);
-  return rt.store.transaction(async (tx) => {
-    const n = await releaseHolds(tx, digest, req.kind, actor.name, rt.now());
-    await rt.audit(tx, {
-      actor: actor.name,
-      action: req.kind === 'quarantine' ? 'quarantine.release' : 'hold.release',
-      repository: `${ref.registry}/${ref.repository}`,
-      digest,
-      reason: req.reason,
-      result: n > 0 ? 'success' : 'failure',
-    });
-    return n;
-  });
 }

@@ -25,15 +25,15 @@ import {
   type LifecyclePolicy,
   type Stage,
 } from '../policy/index.ts';
-import type { RegistryRef } from '../inventory/sync.ts';
+import type { RegistryRef } from '../oci/registry-ref.ts';
 import { inventoryFor, type Runtime } from '../runtime.ts';
 import { refreshReference } from '../inventory/sync.ts';
-import { hasRole, requireRole, systemActor, type Actor } from './actor.ts';
+import { hasRole, requireRole, systemActor, type Actor } from '../auth/actor.ts';
 import { describeFailure, evaluateGate, type EvidenceRecord, type GateResult, type SignatureCheck } from './gate.ts';
 import { abandonInterrupted } from './interrupted.ts';
+import { activeHolds } from '../holds/records.ts';
 import {
   acquireLock,
-  activeHolds,
   changeAuthorsOf,
   enteredStageAt,
   evidenceFor,

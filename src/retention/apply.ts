@@ -11,11 +11,13 @@
 import { randomUUID } from 'node:crypto';
 import type { Selectable } from 'kysely';
 import { SluiceError, asSluiceError } from '../errors.ts';
-import { refreshReference, type RegistryRef } from '../inventory/sync.ts';
-import { CopyEngine, mapLimit } from '../oci/copy.ts';
+import { refreshReference } from '../inventory/sync.ts';
+import type { RegistryRef } from '../oci/registry-ref.ts';
+import { CopyEngine } from '../oci/copy.ts';
+import { mapLimit } from '../util/concurrency.ts';
 import { subjectOfCosignTag } from '../oci/cosign.ts';
-import { hasRole, type Actor } from '../promotion/actor.ts';
-import { activeHolds } from '../promotion/records.ts';
+import { hasRole, type Actor } from '../auth/actor.ts';
+import { activeHolds } from '../holds/records.ts';
 import { parseRepositoryPath, stageByName } from '../policy/index.ts';
 import { harborTagDeleter, quayTagDeleter, type TagDeleter } from '../registries/vendor.ts';
 import { inventoryFor, type Runtime } from '../runtime.ts';

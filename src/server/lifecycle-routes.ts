@@ -8,7 +8,7 @@ import { SluiceError } from '../errors.ts';
 import type { TagChange } from '../inventory/sync.ts';
 import { parseReference } from '../oci/reference.ts';
 import { parseRepositoryPath, stageByName, teamByName } from '../policy/index.ts';
-import { actorFromPolicy, type Actor } from '../promotion/actor.ts';
+import { actorFromPolicy, type Actor } from '../auth/actor.ts';
 import { approve, recordEvidence } from '../promotion/evidence.ts';
 import { promotionHooks } from '../promotion/hooks.ts';
 import { rollback, verifyDeployable } from '../promotion/operations.ts';

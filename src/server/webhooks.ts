@@ -22,7 +22,7 @@ import {
   parseQuayNotification,
   type RegistryEvent,
 } from '../inventory/events.ts';
-import type { RegistryRef } from '../inventory/sync.ts';
+import type { RegistryRef } from '../oci/registry-ref.ts';
 import {
   WEBHOOK_SOURCES,
   parseRepositoryPath,

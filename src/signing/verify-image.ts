@@ -15,7 +15,7 @@
  */
 import { SluiceError, asSluiceError, type ErrorCategory } from '../errors.ts';
 import type { RegistryClient } from '../oci/client.ts';
-import { mapLimit } from '../oci/copy.ts';
+import { mapLimit } from '../util/concurrency.ts';
 import { cosignTag } from '../oci/cosign.ts';
 import type { Descriptor } from '../oci/manifest.ts';
 import { MediaType } from '../oci/mediatypes.ts';

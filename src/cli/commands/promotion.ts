@@ -1,11 +1,12 @@
 /** Promotion commands: evidence, approve, gate check, promote, rollback, verify-deployable, promotions, hold. */
 import type { Command } from 'commander';
 import { SluiceError } from '../../errors.ts';
-import { cliActor } from '../../promotion/actor.ts';
+import { cliActor } from '../../auth/actor.ts';
 import { approve, recordEvidence } from '../../promotion/evidence.ts';
 import type { GateResult } from '../../promotion/gate.ts';
 import { promotionHooks } from '../../promotion/hooks.ts';
-import { addHold, releaseHold, rollback, verifyDeployable } from '../../promotion/operations.ts';
+import { rollback, verifyDeployable } from '../../promotion/operations.ts';
+import { addHold, releaseHold } from '../../holds/service.ts';
 import { abandonInterrupted } from '../../promotion/interrupted.ts';
 import { listPromotions } from '../../promotion/records.ts';
 import {
@@ -16,7 +17,7 @@ import {
   resolveStageImage,
   runScheduledPromotions,
 } from '../../promotion/service.ts';
-import { actorFromPolicy } from '../../promotion/actor.ts';
+import { actorFromPolicy } from '../../auth/actor.ts';
 import { stageByName } from '../../policy/index.ts';
 import type { Runtime } from '../../runtime.ts';
 import { positiveInt } from '../args.ts';

@@ -5,7 +5,7 @@ import type { Command } from 'commander';
 import { SluiceError, isSluiceError } from '../../errors.ts';
 import { readInputText } from '../../files.ts';
 import { parseReference } from '../../oci/reference.ts';
-import { cliActor } from '../../promotion/actor.ts';
+import { cliActor } from '../../auth/actor.ts';
 import {
   applyPlan,
   applyShortfall,

@@ -17,7 +17,7 @@ import {
 } from '../../audit/index.ts';
 import { createToken, DEFAULT_TOKEN_LIFETIME, listTokens, revokeToken, type TokenInfo } from '../../auth/index.ts';
 import { SluiceError } from '../../errors.ts';
-import { cliUserName } from '../../promotion/actor.ts';
+import { cliUserName } from '../../auth/actor.ts';
 import { DEFAULT_POLICY_FILE, ROLES, parseDuration, renderInitFile } from '../../policy/index.ts';
 import { positiveInt } from '../args.ts';
 import type { CliContext } from '../context.ts';

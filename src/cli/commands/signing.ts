@@ -8,7 +8,7 @@ import { signImage } from '../../signing/sign.ts';
 import { parseKeyRef } from '../../signing/signer.ts';
 import { summarize, verifyImage, type VerifyImageResult } from '../../signing/verify-image.ts';
 import type { CliContext, GlobalOptions } from '../context.ts';
-import { cliActor } from '../../promotion/actor.ts';
+import { cliActor } from '../../auth/actor.ts';
 import { signingAudit } from '../../promotion/hooks.ts';
 import type { SigningAudit } from '../../signing/audit.ts';
 import { emit, shortDigest } from '../output.ts';

@@ -12,7 +12,7 @@ import { startProxy, type ProxyHandle } from '../../helpers/proxy.ts';
 import { startRegistry, type RegistryHandle } from '../../helpers/registry.ts';
 import { ENGINES, POSTGRES_DISABLED, POSTGRES_SKIP_MESSAGE } from '../../helpers/db.ts';
 import { createWorkspace, type Workspace } from '../../helpers/workspace.ts';
-import { actorFromPolicy } from '../../../src/promotion/actor.ts';
+import { actorFromPolicy } from '../../../src/auth/actor.ts';
 import { listPromotions } from '../../../src/promotion/records.ts';
 import { promote, runScheduledPromotions } from '../../../src/promotion/service.ts';
 import { openRuntime } from '../../../src/runtime.ts';

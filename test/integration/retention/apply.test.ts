@@ -10,7 +10,7 @@ import { startProxy, type ProxyHandle } from '../../helpers/proxy.ts';
 import { startRegistry, type RegistryHandle } from '../../helpers/registry.ts';
 import { createWorkspace, type Workspace } from '../../helpers/workspace.ts';
 import { describeEachEngine } from '../../helpers/db.ts';
-import { actorFromPolicy } from '../../../src/promotion/actor.ts';
+import { actorFromPolicy } from '../../../src/auth/actor.ts';
 import { applyPlan, approvePlan, restore } from '../../../src/retention/apply.ts';
 import { gatherRetentionInput } from '../../../src/retention/gather.ts';
 import { planRetention } from '../../../src/retention/plan.ts';

@@ -7,7 +7,7 @@ import { buildImage, pushImage, skopeoListTags } from '../../helpers/images.ts';
 import { startRegistry, type RegistryHandle } from '../../helpers/registry.ts';
 import { createWorkspace, type Workspace } from '../../helpers/workspace.ts';
 import { describeEachEngine } from '../../helpers/db.ts';
-import { actorFromPolicy } from '../../../src/promotion/actor.ts';
+import { actorFromPolicy } from '../../../src/auth/actor.ts';
 import { applyPlan } from '../../../src/retention/apply.ts';
 import { gatherRetentionInput } from '../../../src/retention/gather.ts';
 import { planRetention } from '../../../src/retention/plan.ts';

@@ -13,7 +13,7 @@ import { startRegistry, type RegistryHandle } from '../../helpers/registry.ts';
 import { createWorkspace } from '../../helpers/workspace.ts';
 import { listAudit } from '../../../src/audit/index.ts';
 import { cosignTag } from '../../../src/oci/cosign.ts';
-import { actorFromPolicy } from '../../../src/promotion/actor.ts';
+import { actorFromPolicy } from '../../../src/auth/actor.ts';
 import { applyPlan, restore } from '../../../src/retention/apply.ts';
 import { gatherRetentionInput } from '../../../src/retention/gather.ts';
 import { planRetention } from '../../../src/retention/plan.ts';

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { userInfo } from 'node:os';
 import { test } from 'node:test';
 import { defaultPolicy } from '../../../src/policy/index.ts';
-import { cliActor, cliUserName } from '../../../src/promotion/actor.ts';
+import { cliActor, cliUserName } from '../../../src/auth/actor.ts';
 
 test('the CLI acts as SLUICE_USER, else the OS user, with the roles the policy gives that name', () => {
   assert.equal(cliUserName({ SLUICE_USER: 'bob' }), 'bob');

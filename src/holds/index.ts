@@ -1,0 +1,2 @@
+export { activeHolds, insertHold, releaseHolds, type Hold } from './records.ts';
+export { addHold, releaseHold } from './service.ts';
