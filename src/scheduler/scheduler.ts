@@ -509,9 +509,12 @@ class LeaseHeartbeat {
   #armDeadline(): void {
     clearTimeout(this.#deadlineTimer);
     if (this.#stopped) return;
+    // Node's timers keep their own millisecond clock and may fire a fraction of a millisecond
+    // before `performance.now()` reaches the deadline: an early wake-up re-arms rather than
+    // leaving the run unfenced until the next renewal.
     this.#deadlineTimer = setTimeout(
-      () => this.#checkDeadline(),
-      Math.max(0, Math.ceil(this.#trustedUntil - performance.now())),
+      () => (performance.now() < this.#trustedUntil ? this.#armDeadline() : this.#checkDeadline()),
+      Math.max(1, Math.ceil(this.#trustedUntil - performance.now())),
     );
     this.#deadlineTimer.unref();
   }
