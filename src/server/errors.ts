@@ -4,6 +4,7 @@
  * schema violations) become SluiceErrors with clear messages; anything unexpected is a 500
  * whose details go to the log, not to the caller.
  */
+import { relayedCode } from '../error-codes.ts';
 import { SluiceError, httpStatusFor } from '../errors.ts';
 import { excerpt } from '../text.ts';
 
@@ -51,7 +52,11 @@ export function toSluiceError(err: unknown): SluiceError {
   }
   const status = typeof e.statusCode === 'number' ? e.statusCode : 500;
   if (status >= 400 && status < 500) {
-    return new SluiceError(typeof e.code === 'string' ? e.code : 'REQUEST_INVALID', 'invalid-input', message);
+    return new SluiceError(
+      typeof e.code === 'string' ? relayedCode(e.code) : 'REQUEST_INVALID',
+      'invalid-input',
+      message,
+    );
   }
   return new SluiceError('INTERNAL', 'internal', message, {}, err);
 }
