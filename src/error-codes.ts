@@ -104,7 +104,6 @@ export const ERROR_CODES = {
   MANIFEST_INVALID: { category: 'integrity', summary: 'a manifest is malformed' },
   MANIFEST_TOO_LARGE: { category: 'integrity', summary: 'a manifest exceeds the size limit' },
   MEDIA_TYPE_UNSUPPORTED: { category: 'integrity', summary: 'a manifest media type is not supported' },
-  METHOD_NOT_ALLOWED: { category: 'invalid-input', status: 405, summary: 'the route does not take this method' },
   NOT_CONFIRMED: { category: 'usage', summary: 'nothing deleted: confirm on a terminal or pass --yes' },
   NOT_DEPLOYABLE: { category: 'policy-violation', summary: 'the image is not deployable' },
   NOTIFY_FAILED: { category: 'internal', summary: 'a notification failed unexpectedly' },

@@ -5,7 +5,7 @@
  * escapes is a bug and is reported as `internal`. The codes and their categories are listed
  * in `src/error-codes.ts`; the constructor accepts a code only with its own category.
  */
-import type { CategoryOf, ErrorCode, RelayedCode } from './error-codes.ts';
+import { ERROR_CODES, isErrorCode, type CategoryOf, type ErrorCode, type RelayedCode } from './error-codes.ts';
 
 export type { ErrorCode } from './error-codes.ts';
 
@@ -114,4 +114,10 @@ export function httpStatusFor(category: ErrorCategory): number {
     default:
       return 500;
   }
+}
+
+/** The HTTP status of an error: its code's own where the table gives one, else its category's. */
+export function httpStatusOf(err: SluiceError): number {
+  const own = isErrorCode(err.code) ? (ERROR_CODES[err.code] as { status?: number }).status : undefined;
+  return own ?? httpStatusFor(err.category);
 }
