@@ -300,6 +300,11 @@ export function isErrorCode(code: string): code is ErrorCode {
   return Object.hasOwn(ERROR_CODES, code);
 }
 
+/** The HTTP status of a code when it is more specific than its category's. */
+export function ownStatusOf(code: ErrorCode): number | undefined {
+  return (ERROR_CODES[code] as CodeSpec).status;
+}
+
 /** The categories a listed code is thrown with, as a list. */
 export function categoriesOf(code: ErrorCode): readonly ErrorCategory[] {
   const { category } = ERROR_CODES[code] as CodeSpec;

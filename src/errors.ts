@@ -5,12 +5,12 @@
  * escapes is a bug and is reported as `internal`. The codes and their categories are listed
  * in `src/error-codes.ts`; the constructor accepts a code only with its own category.
  */
-import { ERROR_CODES, isErrorCode, type CategoryOf, type ErrorCode, type RelayedCode } from './error-codes.ts';
+import { isErrorCode, ownStatusOf, type CategoryOf, type ErrorCode, type RelayedCode } from './error-codes.ts';
 
 export type { ErrorCode } from './error-codes.ts';
 
 export type ErrorCategory =
-  /** The command line itself is wrong (unknown flag, missing argument). */
+  /** The command line itself is wrong (unknown flag, missing argument); only src/cli/ throws it. */
   | 'usage'
   /** Input the user gave is malformed: a reference, a policy file, a payload. */
   | 'invalid-input'
@@ -118,6 +118,5 @@ export function httpStatusFor(category: ErrorCategory): number {
 
 /** The HTTP status of an error: its code's own where the table gives one, else its category's. */
 export function httpStatusOf(err: SluiceError): number {
-  const own = isErrorCode(err.code) ? (ERROR_CODES[err.code] as { status?: number }).status : undefined;
-  return own ?? httpStatusFor(err.category);
+  return (isErrorCode(err.code) ? ownStatusOf(err.code) : undefined) ?? httpStatusFor(err.category);
 }

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { readdir, readFile } from 'node:fs/promises';
 import { join, relative } from 'node:path';
 import { describe, it } from 'node:test';
-import { ERROR_CODES, categoriesOf, relayedCode, type ErrorCode } from '../../src/error-codes.ts';
+import { ERROR_CODES, categoriesOf, ownStatusOf, relayedCode, type ErrorCode } from '../../src/error-codes.ts';
 import { SluiceError, exitCodeFor, httpStatusFor, httpStatusOf } from '../../src/errors.ts';
 import { statusOf, toSluiceError } from '../../src/server/errors.ts';
 
@@ -10,7 +10,7 @@ const ROOT = join(import.meta.dirname, '..', '..');
 const CODES = Object.keys(ERROR_CODES) as ErrorCode[];
 
 function statusesOf(code: ErrorCode): number[] {
-  const own = (ERROR_CODES[code] as { status?: number }).status;
+  const own = ownStatusOf(code);
   return [...new Set(categoriesOf(code).map((c) => own ?? httpStatusFor(c)))].sort();
 }
 
