@@ -2,11 +2,15 @@
  * One error type for the whole product. Modules throw `SluiceError` with a stable `code`
  * (what went wrong, for scripts and tests) and a `category` (what kind of failure, which
  * the CLI maps to an exit code and the server to an HTTP status). Anything else that
- * escapes is a bug and is reported as `internal`.
+ * escapes is a bug and is reported as `internal`. The codes and their categories are listed
+ * in `src/error-codes.ts`; the constructor accepts a code only with its own category.
  */
+import { isErrorCode, ownStatusOf, type CategoryOf, type ErrorCode, type RelayedCode } from './error-codes.ts';
+
+export type { ErrorCode } from './error-codes.ts';
 
 export type ErrorCategory =
-  /** The command line itself is wrong (unknown flag, missing argument). */
+  /** The command line itself is wrong (unknown flag, missing argument); only src/cli/ throws it. */
   | 'usage'
   /** Input the user gave is malformed: a reference, a policy file, a payload. */
   | 'invalid-input'
@@ -41,12 +45,18 @@ export interface ErrorContext {
   [key: string]: unknown;
 }
 
-export class SluiceError extends Error {
-  readonly code: string;
+/** A listed code, or one a peer chose (see `relayedCode`). */
+export type AnyErrorCode = ErrorCode | RelayedCode;
+
+/** The category argument a code allows: its own for a listed code, any for a relayed one. */
+type CategoryFor<C extends AnyErrorCode> = C extends ErrorCode ? CategoryOf<C> : ErrorCategory;
+
+export class SluiceError<C extends AnyErrorCode = AnyErrorCode> extends Error {
+  readonly code: C;
   readonly category: ErrorCategory;
   readonly context: ErrorContext;
 
-  constructor(code: string, category: ErrorCategory, message: string, context: ErrorContext = {}, cause?: unknown) {
+  constructor(code: C, category: CategoryFor<C>, message: string, context: ErrorContext = {}, cause?: unknown) {
     super(message, cause === undefined ? undefined : { cause });
     this.name = 'SluiceError';
     this.code = code;
@@ -59,7 +69,7 @@ export class SluiceError extends Error {
   }
 }
 
-export function isSluiceError(err: unknown, code?: string): err is SluiceError {
+export function isSluiceError(err: unknown, code?: ErrorCode): err is SluiceError {
   return err instanceof SluiceError && (code === undefined || err.code === code);
 }
 
@@ -104,4 +114,9 @@ export function httpStatusFor(category: ErrorCategory): number {
     default:
       return 500;
   }
+}
+
+/** The HTTP status of an error: its code's own where the table gives one, else its category's. */
+export function httpStatusOf(err: SluiceError): number {
+  return (isErrorCode(err.code) ? ownStatusOf(err.code) : undefined) ?? httpStatusFor(err.category);
 }

@@ -59,7 +59,7 @@ export interface ManifestOptions {
 type Json = { [key: string]: unknown };
 
 function usage(message: string, context: Record<string, unknown> = {}): SluiceError {
-  return new SluiceError('ADMISSION_MANIFEST_INVALID', 'usage', message, {
+  return new SluiceError('ADMISSION_MANIFEST_INVALID', 'invalid-input', message, {
     operation: 'admission-manifests',
     ...context,
   });

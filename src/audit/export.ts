@@ -131,7 +131,11 @@ export async function exportAudit(
   options: ExportOptions = {},
 ): Promise<number> {
   if (format !== 'jsonl' && format !== 'cef') {
-    throw new SluiceError('AUDIT_EXPORT_FORMAT', 'usage', `export format must be jsonl or cef, not ${String(format)}`);
+    throw new SluiceError(
+      'AUDIT_EXPORT_FORMAT',
+      'invalid-input',
+      `export format must be jsonl or cef, not ${String(format)}`,
+    );
   }
   const version = options.version ?? sluiceVersion();
   const line = format === 'jsonl' ? formatJsonl : (r: AuditRecord) => formatCef(r, version);

@@ -7,6 +7,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import type { Selectable } from 'kysely';
 import type { AuditInput } from '../audit/index.ts';
+import type { CodeOf } from '../error-codes.ts';
 import { SluiceError } from '../errors.ts';
 import { ROLES, type Role } from '../policy/schema.ts';
 import type { ApiTokensTable, Store, StoreHandle, StoreTx } from '../store/index.ts';
@@ -65,7 +66,7 @@ export function looksLikeToken(text: string): boolean {
   return TOKEN_SHAPE.test(text);
 }
 
-function invalid(code: string, message: string, context: Record<string, unknown> = {}): SluiceError {
+function invalid(code: CodeOf<'invalid-input'>, message: string, context: Record<string, unknown> = {}): SluiceError {
   return new SluiceError(code, 'invalid-input', message, context);
 }
 
@@ -226,7 +227,7 @@ export async function revokeToken(
   });
 }
 
-function unauthorized(code: string, message: string): SluiceError {
+function unauthorized(code: CodeOf<'unauthorized'>, message: string): SluiceError {
   return new SluiceError(code, 'unauthorized', message);
 }
 

@@ -20,7 +20,7 @@ export async function addHold(
   const digest =
     ref.digest ?? (await rt.pool.get(ref.registry).headManifest(ref.repository, ref.tag ?? 'latest'))?.digest;
   if (!digest) throw new SluiceError('IMAGE_NOT_FOUND', 'not-found', `${req.ref} does not exist`);
-  if (!req.reason.trim()) throw new SluiceError('USAGE', 'usage', 'a hold needs a reason');
+  if (!req.reason.trim()) throw new SluiceError('HOLD_REASON_MISSING', 'invalid-input', 'a hold needs a reason');
   return rt.store.transaction(async (tx) => {
     const hold = await insertHold(tx, {
       digest,

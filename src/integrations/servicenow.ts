@@ -214,7 +214,8 @@ function authorization(credentials: ServiceNowCredentials): string {
         : { token: parsed.registryToken ?? '' };
   } else c = credentials;
   if ('token' in c) {
-    if (c.token === '') throw new SluiceError('SERVICENOW_CREDENTIALS_INVALID', 'usage', 'ServiceNow token is empty');
+    if (c.token === '')
+      throw new SluiceError('SERVICENOW_CREDENTIALS_INVALID', 'invalid-input', 'ServiceNow token is empty');
     return `Bearer ${c.token}`;
   }
   return `Basic ${Buffer.from(`${c.username}:${c.password}`, 'utf8').toString('base64')}`;
@@ -252,7 +253,7 @@ export class ServiceNowClient implements ChangeApprovalSource {
 
   constructor(options: ServiceNowClientOptions) {
     const bad = (why: string) =>
-      new SluiceError('SERVICENOW_URL_INVALID', 'usage', `ServiceNow URL ${why}`, { operation: 'servicenow' });
+      new SluiceError('SERVICENOW_URL_INVALID', 'invalid-input', `ServiceNow URL ${why}`, { operation: 'servicenow' });
     let u: URL;
     try {
       u = new URL(options.url);
@@ -356,7 +357,7 @@ export class ServiceNowClient implements ChangeApprovalSource {
       unreadable: (errno) =>
         new SluiceError(
           'SERVICENOW_CA_UNREADABLE',
-          'usage',
+          'invalid-input',
           `cannot read the CA file ${file} for ServiceNow (${errno})`,
         ),
     }).then(

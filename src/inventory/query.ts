@@ -40,7 +40,7 @@ function parseLabelFilters(labels: string[] = []): Array<[string, string | undef
   return labels.map((l) => {
     const eq = l.indexOf('=');
     if (eq === 0)
-      throw new SluiceError('LABEL_FILTER_INVALID', 'usage', `label filter "${l}" has no key (use key=value)`);
+      throw new SluiceError('LABEL_FILTER_INVALID', 'invalid-input', `label filter "${l}" has no key (use key=value)`);
     return eq < 0 ? [l, undefined] : [l.slice(0, eq), l.slice(eq + 1)];
   });
 }

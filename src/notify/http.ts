@@ -3,7 +3,8 @@
  * URL, or an error text that might contain one (Node's "Failed to parse URL from <url>"), into
  * an error: failures are described by channel, adapter, HTTP status and errno code only.
  */
-import { SluiceError, type ErrorCategory } from '../errors.ts';
+import type { ReceiverAnswerCategory } from '../error-codes.ts';
+import { SluiceError } from '../errors.ts';
 
 export type FetchLike = (url: string, init: RequestInit) => Promise<Response>;
 
@@ -179,7 +180,7 @@ export function formatMs(ms: number): string {
 }
 
 /** The category of a non-2xx answer when nothing more specific is known. */
-export function categoryForStatus(status: number): ErrorCategory {
+export function categoryForStatus(status: number): ReceiverAnswerCategory {
   switch (status) {
     case 401:
       return 'unauthorized';

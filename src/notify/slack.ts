@@ -20,7 +20,8 @@
  * Mrkdwn text escapes `&`, `<` and `>` (Slack's "Formatting text" rules), so an image
  * reference or summary can never turn into a link or a mention.
  */
-import { SluiceError, type ErrorCategory } from '../errors.ts';
+import type { ReceiverAnswerCategory } from '../error-codes.ts';
+import { SluiceError } from '../errors.ts';
 import { eventTitle, type LifecycleEvent, type Notifier } from './event.ts';
 import {
   DEFAULT_REQUEST_TIMEOUT_MS,
@@ -50,7 +51,7 @@ export interface SlackNotifierOptions {
 const DEFAULT_RETRY_AFTER_MS = 1000;
 
 /** Per documented error body: what kind of failure it is and what to do about it. */
-const SLACK_ERRORS: Record<string, { category: ErrorCategory; explain: string }> = {
+const SLACK_ERRORS: Record<string, { category: ReceiverAnswerCategory; explain: string }> = {
   invalid_payload: {
     category: 'internal',
     explain: 'Slack could not parse the message Sluice built',
@@ -163,7 +164,7 @@ function checkSlackResponse(res: PostResult, target: Target): void {
       { ...target, httpStatus: res.status },
     );
   }
-  const category: ErrorCategory =
+  const category: ReceiverAnswerCategory =
     known?.category ?? (res.status >= 500 ? 'unavailable' : categoryForStatus(res.status));
   throw new SluiceError(
     category === 'unavailable' ? 'NOTIFY_UNAVAILABLE' : 'NOTIFY_REJECTED',

@@ -4,6 +4,7 @@
  */
 import { finished, type Readable } from 'node:stream';
 import { isIP } from 'node:net';
+import { relayedCode, type CodeOf } from '../error-codes.ts';
 import { SluiceError, type ErrorCategory } from '../errors.ts';
 import { Authenticator, CATALOG_SCOPE, repositoryScope, type Scope } from './auth.ts';
 import type { CredentialSource } from './credentials.ts';
@@ -267,7 +268,7 @@ export class RegistryClient {
     }
     const category = code === 'NAME_INVALID' || code === 'TAG_INVALID' ? 'invalid-input' : categoryForStatus(status);
     return new SluiceError(
-      code,
+      relayedCode(code),
       category,
       `${init.op} ${target} on ${this.registry}: ${detail} (HTTP ${status}${refusal})`,
       {
@@ -282,7 +283,7 @@ export class RegistryClient {
     );
   }
 
-  private integrity(code: string, message: string, repository: string, reference?: string): SluiceError {
+  private integrity(code: CodeOf<'integrity'>, message: string, repository: string, reference?: string): SluiceError {
     return new SluiceError(
       code,
       'integrity',

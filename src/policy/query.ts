@@ -45,7 +45,7 @@ function requireStage(policy: LifecyclePolicy, stage: Stage | string): Stage {
   if (!s) {
     throw new SluiceError(
       'STAGE_UNKNOWN',
-      'not-found',
+      'invalid-input',
       `unknown stage "${stage}"; the policy has ${policy.stages.map((x) => x.name).join(', ')}`,
       {
         stage,
@@ -95,9 +95,14 @@ export function repositoryFor(
 ): RepositoryLocation {
   const stage = requireStage(policy, where.stage);
   if (!teamByName(policy, where.team)) {
-    throw new SluiceError('TEAM_UNKNOWN', 'not-found', `unknown team "${where.team}"; declare it under spec.teams`, {
-      team: where.team,
-    });
+    throw new SluiceError(
+      'TEAM_UNKNOWN',
+      'invalid-input',
+      `unknown team "${where.team}"; declare it under spec.teams`,
+      {
+        team: where.team,
+      },
+    );
   }
   const bad = repositoryPathProblem(where.repo);
   if (bad) {

@@ -75,7 +75,7 @@ export async function recordEvidence(rt: Runtime, actor: Actor, req: EvidenceReq
   if (approval) {
     throw new SluiceError(
       'EVIDENCE_IS_APPROVAL',
-      'usage',
+      'invalid-input',
       `${req.type} is an approval: use \`sluice approve REF --stage ${approval.stage.name} --type ${req.type}\``,
     );
   }
@@ -90,7 +90,11 @@ export async function recordEvidence(rt: Runtime, actor: Actor, req: EvidenceReq
   let source = req.source ?? 'cli';
   if (req.reportFile) {
     if (req.type !== 'scan')
-      throw new SluiceError('USAGE', 'usage', '--file takes a scan report and needs --type scan');
+      throw new SluiceError(
+        'EVIDENCE_OPTIONS_INVALID',
+        'invalid-input',
+        '--file takes a scan report and needs --type scan',
+      );
     const file = req.reportFile;
     const text = await readInputText(file, {
       what: 'scan report',
@@ -112,7 +116,11 @@ export async function recordEvidence(rt: Runtime, actor: Actor, req: EvidenceReq
     status = req.status ?? 'passed';
   } else if (req.change) {
     if (req.type !== 'change-approval')
-      throw new SluiceError('USAGE', 'usage', '--change takes a change request and needs --type change-approval');
+      throw new SluiceError(
+        'EVIDENCE_OPTIONS_INVALID',
+        'invalid-input',
+        '--change takes a change request and needs --type change-approval',
+      );
     const cm = rt.policy.changeManagement;
     if (!cm)
       throw new SluiceError(
@@ -137,7 +145,7 @@ export async function recordEvidence(rt: Runtime, actor: Actor, req: EvidenceReq
   } else if (req.type === 'scan' && details.counts === undefined) {
     throw new SluiceError(
       'SCAN_EVIDENCE_INCOMPLETE',
-      'usage',
+      'invalid-input',
       'scan evidence needs a report (--file trivy.json) so the gate can judge finding counts',
     );
   }

@@ -35,7 +35,11 @@ export async function rollback(
   const [teamName, repo, ...rest] = req.image.split('/');
   const team = teamName ? teamByName(rt.policy, teamName) : undefined;
   if (!team || !repo || rest.length)
-    throw new SluiceError('USAGE', 'usage', `rollback takes team/repo (e.g. acme/api), got "${req.image}"`);
+    throw new SluiceError(
+      'ROLLBACK_IMAGE_INVALID',
+      'invalid-input',
+      `rollback takes team/repo (e.g. acme/api), got "${req.image}"`,
+    );
   const loc = repositoryFor(rt.policy, { team: team.name, stage, repo });
   const reg = rt.registryForHost(loc.registry.host)!;
   const client = rt.pool.get(reg.host);

@@ -126,7 +126,7 @@ export async function resolveStageImage(rt: Runtime, text: string, defaultStage:
     }
   }
   if (!reg)
-    throw new SluiceError('REGISTRY_UNKNOWN', 'invalid-input', `registry ${ref.registry} is not in the policy`, {
+    throw new SluiceError('REGISTRY_UNKNOWN', 'not-found', `registry ${ref.registry} is not in the policy`, {
       registry: ref.registry,
     });
   if (!owner) {
@@ -249,7 +249,7 @@ export interface PromoteRequest {
 
 /** Why a promotion may not run: the same for a dry run and a real one. */
 export interface PromotionRefusal {
-  code: string;
+  code: SluiceError['code'];
   category: ErrorCategory;
   message: string;
 }

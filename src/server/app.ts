@@ -9,6 +9,7 @@ import { sql } from 'kysely';
 import Fastify from 'fastify';
 import type { FastifyBaseLogger, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { actorOf, authenticateToken, authorize, type Principal } from '../auth/index.ts';
+import type { CodeOf } from '../error-codes.ts';
 import { SluiceError } from '../errors.ts';
 import { MAX_CERTIFICATE_FILE_BYTES, readInputFile } from '../files.ts';
 import { DISTRIBUTION_CONTENT_TYPES } from '../inventory/events.ts';
@@ -97,7 +98,7 @@ export function parseListen(listen: string): { host: string; port: number } {
   if (!m || port > 65535) {
     throw new SluiceError(
       'LISTEN_INVALID',
-      'usage',
+      'invalid-input',
       `listen address "${listen.slice(0, 100)}" must be HOST:PORT, e.g. 127.0.0.1:8080 or [::1]:8080`,
     );
   }
@@ -118,7 +119,7 @@ export function serverRoutes(extra: readonly RouteSpec[] = []): RouteSpec[] {
   return routes;
 }
 
-function unauthorized(code: string, message: string): SluiceError {
+function unauthorized(code: CodeOf<'unauthorized'>, message: string): SluiceError {
   return new SluiceError(code, 'unauthorized', message);
 }
 

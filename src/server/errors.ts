@@ -4,15 +4,9 @@
  * schema violations) become SluiceErrors with clear messages; anything unexpected is a 500
  * whose details go to the log, not to the caller.
  */
-import { SluiceError, httpStatusFor } from '../errors.ts';
+import { relayedCode } from '../error-codes.ts';
+import { SluiceError, httpStatusOf } from '../errors.ts';
 import { excerpt } from '../text.ts';
-
-/** Codes whose status is more specific than their category's. */
-const STATUS_BY_CODE: Record<string, number> = {
-  PAYLOAD_TOO_LARGE: 413,
-  UNSUPPORTED_MEDIA_TYPE: 415,
-  METHOD_NOT_ALLOWED: 405,
-};
 
 const SECRET_KEY = /password|passwd|token|secret|authorization|credential|cookie|key/i;
 /** Context keys that are for the CLI or internal bookkeeping, not for API callers. */
@@ -51,7 +45,11 @@ export function toSluiceError(err: unknown): SluiceError {
   }
   const status = typeof e.statusCode === 'number' ? e.statusCode : 500;
   if (status >= 400 && status < 500) {
-    return new SluiceError(typeof e.code === 'string' ? e.code : 'REQUEST_INVALID', 'invalid-input', message);
+    return new SluiceError(
+      typeof e.code === 'string' ? relayedCode(e.code) : 'REQUEST_INVALID',
+      'invalid-input',
+      message,
+    );
   }
   return new SluiceError('INTERNAL', 'internal', message, {}, err);
 }
@@ -60,9 +58,7 @@ const MAX_MESSAGE_CHARS = 2000;
 const MAX_CONTEXT_CHARS = 1000;
 
 export function statusOf(err: SluiceError): number {
-  return (
-    (Object.hasOwn(STATUS_BY_CODE, err.code) ? STATUS_BY_CODE[err.code] : undefined) ?? httpStatusFor(err.category)
-  );
+  return httpStatusOf(err);
 }
 
 /** The response body. Internal errors say only where to look. */

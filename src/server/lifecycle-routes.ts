@@ -324,7 +324,7 @@ export function lifecycleRoutes(rt: Runtime): RouteSpec[] {
         });
         const reg = rt.registryForHost(ref.registry);
         if (!reg)
-          throw new SluiceError('REGISTRY_UNKNOWN', 'invalid-input', `registry ${ref.registry} is not in the policy`);
+          throw new SluiceError('REGISTRY_UNKNOWN', 'not-found', `registry ${ref.registry} is not in the policy`);
         return restore(rt, actor(ctx), {
           registry: reg,
           repository: ref.repository,

@@ -345,9 +345,14 @@ export async function importPrivateKeyPem(
   let format: 'pkcs8' | 'sec1';
   if (ENCRYPTED_TYPES.includes(block.type)) {
     if (password === undefined) {
-      throw new SluiceError('SIGNING_PASSWORD_MISSING', 'usage', `${where} is encrypted and no password was given`, {
-        location: where,
-      });
+      throw new SluiceError(
+        'SIGNING_PASSWORD_MISSING',
+        'invalid-input',
+        `${where} is encrypted and no password was given`,
+        {
+          location: where,
+        },
+      );
     }
     der = await decryptEnvelope(block.der, password, where);
     format = 'pkcs8';

@@ -49,12 +49,12 @@ export async function resolveSigningPassword(options: PasswordOptions = {}): Pro
     if (!options.confirm) return first;
     const second = await readHidden(input, output, 'Enter password for private key again: ');
     if (first !== second)
-      throw new SluiceError('SIGNING_PASSWORD_MISMATCH', 'usage', 'the two passwords entered do not match');
+      throw new SluiceError('SIGNING_PASSWORD_MISMATCH', 'invalid-input', 'the two passwords entered do not match');
     return first;
   }
   throw new SluiceError(
     'SIGNING_PASSWORD_MISSING',
-    'usage',
+    'invalid-input',
     'no signing-key password: set SLUICE_SIGNING_PASSWORD (or COSIGN_PASSWORD), or run on a terminal to be prompted',
   );
 }
@@ -82,10 +82,12 @@ function readHidden(input: PromptInput, output: Writable, prompt: string): Promi
       for (const ch of chunk) {
         if (ch === '\r' || ch === '\n') return done();
         if (ch === '\u0003')
-          return done(new SluiceError('SIGNING_PASSWORD_ABORTED', 'usage', 'password prompt interrupted'));
+          return done(new SluiceError('SIGNING_PASSWORD_ABORTED', 'invalid-input', 'password prompt interrupted'));
         if (ch === '\u0004') {
           if (chars.length === 0)
-            return done(new SluiceError('SIGNING_PASSWORD_ABORTED', 'usage', 'password prompt closed (end of input)'));
+            return done(
+              new SluiceError('SIGNING_PASSWORD_ABORTED', 'invalid-input', 'password prompt closed (end of input)'),
+            );
           continue;
         }
         if (ch === '\u007f' || ch === '\b') {

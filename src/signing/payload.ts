@@ -158,7 +158,7 @@ export function tryParsePayload(bytes: Uint8Array): PayloadParse {
 /** Like `tryParsePayload`, throwing `SIGNATURE_PAYLOAD_MALFORMED`. */
 export function parsePayload(bytes: Uint8Array): SimpleSigningPayload {
   const r = tryParsePayload(bytes);
-  if (!r.ok) throw new SluiceError('SIGNATURE_PAYLOAD_MALFORMED', 'invalid-input', r.reason);
+  if (!r.ok) throw new SluiceError('SIGNATURE_PAYLOAD_MALFORMED', 'policy-violation', r.reason);
   return r.payload;
 }
 

@@ -93,7 +93,7 @@ export async function parseKeyRef(ref: string, options: KeyRefOptions = {}): Pro
   if (OTHER_KMS.test(ref)) {
     throw new SluiceError(
       'SIGNING_KEY_REF_UNSUPPORTED',
-      'usage',
+      'invalid-input',
       `key reference "${ref}" uses a KMS Sluice does not support; use a cosign key file or vault://<mount>/keys/<name>`,
       { reference: ref },
     );

@@ -205,7 +205,7 @@ export async function appendSignatureLayers(
     if (existing.length + missing.length > MAX_SIGNATURES_PER_IMAGE) {
       throw new SluiceError(
         'SIGNATURES_TOO_MANY',
-        'conflict',
+        'integrity',
         `${repository}:${tag} already holds ${existing.length} signatures; adding ${missing.length} would exceed the ${MAX_SIGNATURES_PER_IMAGE} that verifiers read`,
         { ...ctx, count: existing.length },
       );

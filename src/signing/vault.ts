@@ -87,7 +87,7 @@ export function parseVaultKeyRef(ref: string, env: Record<string, string | undef
   const bad = (why: string) =>
     new SluiceError(
       'SIGNING_KEY_REF_INVALID',
-      'usage',
+      'invalid-input',
       `key reference "${ref}" ${why}; expected vault://<mount>/keys/<name>`,
       {
         reference: ref,
@@ -118,29 +118,29 @@ function vaultBase(address: string | undefined): URL {
   if (!address)
     throw new SluiceError(
       'VAULT_ADDRESS_MISSING',
-      'usage',
+      'invalid-input',
       'VAULT_ADDR is not set; it must name the Vault server (https://host:8200)',
     );
   let url: URL;
   try {
     url = new URL(address);
   } catch {
-    throw new SluiceError('VAULT_ADDRESS_INVALID', 'usage', `VAULT_ADDR "${address}" is not a URL`);
+    throw new SluiceError('VAULT_ADDRESS_INVALID', 'invalid-input', `VAULT_ADDR "${address}" is not a URL`);
   }
   if (url.username || url.password) {
     throw new SluiceError(
       'VAULT_ADDRESS_INVALID',
-      'usage',
+      'invalid-input',
       'VAULT_ADDR must not carry credentials; use VAULT_TOKEN or Kubernetes auth',
     );
   }
   if (url.protocol !== 'https:' && url.protocol !== 'http:') {
-    throw new SluiceError('VAULT_ADDRESS_INVALID', 'usage', `VAULT_ADDR "${url.origin}" must be an https URL`);
+    throw new SluiceError('VAULT_ADDRESS_INVALID', 'invalid-input', `VAULT_ADDR "${url.origin}" must be an https URL`);
   }
   if (url.protocol === 'http:' && !isLoopback(url.hostname)) {
     throw new SluiceError(
       'VAULT_INSECURE',
-      'usage',
+      'invalid-input',
       `VAULT_ADDR ${url.origin} is plain http: the Vault token would cross the network unencrypted; use https (only loopback addresses may use http)`,
     );
   }
@@ -251,8 +251,8 @@ class VaultClient {
     const mount = k8s.mount ?? 'kubernetes';
     if (!mount.split('/').every((s) => SEGMENT.test(s))) {
       throw new SluiceError(
-        'VAULT_AUTH_INVALID',
-        'usage',
+        'VAULT_AUTH_MOUNT_INVALID',
+        'invalid-input',
         `Kubernetes auth mount "${mount}" is not a valid Vault path`,
       );
     }
@@ -395,7 +395,7 @@ class VaultClient {
         what: 'VAULT_CACERT',
         limit: MAX_CERTIFICATE_FILE_BYTES,
         unreadable: (errno) =>
-          new SluiceError('VAULT_CACERT_UNREADABLE', 'usage', `cannot read VAULT_CACERT ${file}: ${errno}`, {
+          new SluiceError('VAULT_CACERT_UNREADABLE', 'invalid-input', `cannot read VAULT_CACERT ${file}: ${errno}`, {
             location: file,
           }),
       });

@@ -142,7 +142,7 @@ export async function verifyImage(
   keys: PublicKeySet,
   options: VerifyImageOptions = {},
 ): Promise<VerifyImageResult> {
-  if (keys.keys.length === 0) throw new SluiceError('SIGNATURE_NO_KEYS', 'usage', 'no verification keys given');
+  if (keys.keys.length === 0) throw new SluiceError('SIGNATURE_NO_KEYS', 'invalid-input', 'no verification keys given');
   const client = pool.get(ref.registry);
   const repository = `${ref.registry}/${ref.repository}`;
   let resolved: ResolvedImage | undefined;

@@ -87,7 +87,7 @@ const fail = (code: VerifyFailureCode, reason: string): VerifyFailure => ({ ok: 
 function checkCallerInput(expectedDigest: string, keys: PublicKeySet): void {
   parseDigest(expectedDigest);
   if (!keys || !Array.isArray(keys.keys)) {
-    throw new SluiceError('SIGNATURE_NO_KEYS', 'usage', 'no verification keys given');
+    throw new SluiceError('SIGNATURE_NO_KEYS', 'invalid-input', 'no verification keys given');
   }
 }
 
@@ -213,8 +213,13 @@ export function assertSignatureCount(count: number, context: ErrorContext = {}):
   }
 }
 
-/** A rejected signature as a SluiceError (category policy-violation), for callers that stop at the first. */
+/**
+ * A rejected signature as a SluiceError (category policy-violation), for callers that stop at
+ * the first. An empty key set rejects nothing: it is the caller's input that is wrong.
+ */
 export function verifyFailureError(failure: VerifyFailure, context: ErrorContext = {}): SluiceError {
+  if (failure.code === 'SIGNATURE_NO_KEYS')
+    return new SluiceError(failure.code, 'invalid-input', `cannot verify: ${failure.reason}`, context);
   return new SluiceError(failure.code, 'policy-violation', `signature rejected: ${failure.reason}`, context);
 }
 

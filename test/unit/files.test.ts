@@ -101,7 +101,7 @@ describe('readInputFile', () => {
       assert.equal(err.message, `cannot read test file ${dir} (EISDIR)`);
       return true;
     });
-    const own = (errno: string) => new SluiceError('OWN_CODE', 'invalid-input', `own message ${errno}`);
+    const own = (errno: string) => new SluiceError('SCAN_REPORT_UNREADABLE', 'invalid-input', `own message ${errno}`);
     await assert.rejects(
       readInputFile(missing, { what: 'test file', limit: 10, unreadable: own }),
       /own message ENOENT/,

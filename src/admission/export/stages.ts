@@ -95,7 +95,7 @@ export function signedStages(stages: readonly StageTrust[], format: string): Che
   if (checked.length === 0) {
     throw new SluiceError(
       'POLICY_EXPORT_EMPTY',
-      'usage',
+      'invalid-input',
       `no stage requires signatures, so there is no ${format} policy to export`,
       { operation: 'policy-export' },
     );

@@ -28,7 +28,7 @@ export function registerInventoryCommands(program: Command, ctx: CliContext): vo
       if (targets.length === 0) {
         throw new SluiceError(
           'REGISTRY_UNKNOWN',
-          'invalid-input',
+          'not-found',
           `no registry named "${opts.registry}" in ${rt.policyPath}`,
         );
       }
@@ -142,7 +142,7 @@ export function registerInventoryCommands(program: Command, ctx: CliContext): vo
       const ref = parseReference(refText, { defaultRegistry: rt.registries.find((r) => r.host)?.host });
       const reg = rt.registryForHost(ref.registry);
       if (!reg)
-        throw new SluiceError('REGISTRY_UNKNOWN', 'invalid-input', `registry ${ref.registry} is not in the policy`, {
+        throw new SluiceError('REGISTRY_UNKNOWN', 'not-found', `registry ${ref.registry} is not in the policy`, {
           registry: ref.registry,
         });
       const d = await showImage(

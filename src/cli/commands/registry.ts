@@ -208,7 +208,7 @@ async function readBatch(file: string): Promise<CopyRequest[]> {
     const parts = line.split(/\s+/);
     if (parts.length !== 2)
       throw new SluiceError(
-        'USAGE',
+        'COPY_BATCH_INVALID',
         'invalid-input',
         `${file}:${i + 1}: expected "SRC DST", found ${parts.length} fields`,
       );

@@ -242,8 +242,7 @@ export function registerRetentionCommands(program: Command, ctx: CliContext): vo
         ...(rt.registries[0] ? { defaultRegistry: rt.registries[0].host } : {}),
       });
       const reg = rt.registryForHost(ref.registry);
-      if (!reg)
-        throw new SluiceError('REGISTRY_UNKNOWN', 'invalid-input', `registry ${ref.registry} is not in the policy`);
+      if (!reg) throw new SluiceError('REGISTRY_UNKNOWN', 'not-found', `registry ${ref.registry} is not in the policy`);
       const out = await restore(rt, cliActor(rt.policy, ctx.env), {
         registry: reg,
         repository: ref.repository,

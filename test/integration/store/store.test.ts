@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { readdirSync } from 'node:fs';
 import { sql } from 'kysely';
 import type { Kysely } from 'kysely';
-import { isSluiceError } from '../../../src/errors.ts';
+import { isSluiceError, type ErrorCode } from '../../../src/errors.ts';
 import { MIGRATIONS, inTransaction, openStore } from '../../../src/store/index.ts';
 import type { Migration, StoreHandle } from '../../../src/store/index.ts';
 import { migrationChecksum } from '../../../src/store/migrate.ts';
@@ -250,7 +250,7 @@ forEachEngine('an empty in-list matches nothing and an empty not-in list everyth
 forEachEngine(
   'values one engine would refuse or alter are refused by both, before anything is written',
   async ({ store }) => {
-    const cases: Array<[string, unknown, string, string]> = [
+    const cases: Array<[string, unknown, ErrorCode, string]> = [
       ['a NUL in text', 'build\u0000\u0000\u0000', 'STORE_VALUE_INVALID', 'NUL character'],
       ['an unpaired surrogate', 'x\ud800y', 'STORE_VALUE_INVALID', 'unpaired UTF-16 surrogate'],
       ['a fraction in a bigint column', 1.5, 'STORE_VALUE_UNSUPPORTED', 'number 1.5 is not a safe integer'],

@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { generateKeyPairSync } from 'node:crypto';
 import { describe, it } from 'node:test';
 import { parse as parseYaml } from 'yaml';
-import { isSluiceError } from '../../../src/errors.ts';
+import { isSluiceError, type ErrorCode } from '../../../src/errors.ts';
 import { containersPolicy } from '../../../src/admission/export/containers-policy.ts';
 import { kyvernoClusterPolicy } from '../../../src/admission/export/kyverno.ts';
 import { openshiftImagePolicies } from '../../../src/admission/export/openshift.ts';
@@ -53,7 +53,7 @@ const STAGES: StageTrust[] = [
 const withProdKeys = (keys: string[]): StageTrust[] =>
   STAGES.map((s) => (s.name === 'prod' ? { ...s, publicKeys: keys } : s));
 
-function refuses(fn: () => unknown, code: string, why: RegExp): void {
+function refuses(fn: () => unknown, code: ErrorCode, why: RegExp): void {
   assert.throws(fn, (e: unknown) => isSluiceError(e, code) && why.test(e.message));
 }
 

@@ -44,7 +44,7 @@ describe('stage navigation', () => {
   it('rejects unknown stages', () => {
     assert.throws(
       () => nextStage(p, 'qa'),
-      (err: unknown) => isSluiceError(err, 'STAGE_UNKNOWN') && err.category === 'not-found',
+      (err: unknown) => isSluiceError(err, 'STAGE_UNKNOWN') && err.category === 'invalid-input',
     );
   });
 });
