@@ -150,7 +150,10 @@ export const ERROR_CODES = {
   ROLLBACK_TARGET_HELD: { category: 'conflict', summary: 'the previous digest is under a hold' },
   ROUTE_NOT_FOUND: { category: 'not-found', summary: 'no such route; see the OpenAPI document' },
   SCAN_EVIDENCE_INCOMPLETE: { category: 'invalid-input', summary: 'scan evidence needs a report file' },
-  SCAN_REPORT_INVALID: { category: 'invalid-input', summary: 'a scan report is not valid JSON or not in a format it claims' },
+  SCAN_REPORT_INVALID: {
+    category: 'invalid-input',
+    summary: 'a scan report is not valid JSON or not in a format it claims',
+  },
   SCAN_REPORT_MISMATCH: { category: 'invalid-input', summary: 'a scan report describes another digest' },
   SCAN_REPORT_UNREADABLE: { category: 'invalid-input', summary: 'a scan report cannot be read' },
   SCHEDULER_STOPPED: { category: 'unavailable', summary: 'the scheduler is shutting down' },
