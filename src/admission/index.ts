@@ -6,6 +6,7 @@
 export * from './review.ts';
 export * from './workloads.ts';
 export * from './decide.ts';
+export * from './facts.ts';
 export * from './manifests.ts';
 export { yamlDocuments } from './render.ts';
 export * from './export/stages.ts';
