@@ -4,6 +4,7 @@
  * Runtime. `startServer` is what the CLI calls and what tests start in-process on port 0.
  */
 import { readFileSync } from 'node:fs';
+import type { Server as TlsServer } from 'node:tls';
 import { isAbsolute, resolve } from 'node:path';
 import { sql } from 'kysely';
 import Fastify from 'fastify';
@@ -21,6 +22,7 @@ import { apiRoutes } from './api-routes.ts';
 import { afterInventoryChanges, lifecycleJobs, lifecycleRoutes } from './lifecycle-routes.ts';
 import { errorBody, statusOf, toSluiceError } from './errors.ts';
 import { loggerConfig } from './logging.ts';
+import { watchTlsFiles } from './tls-reload.ts';
 import { ServerMetrics } from './metrics.ts';
 import {
   expandPath,
@@ -48,6 +50,8 @@ export interface ServerOptions {
   scheduler?: boolean;
   /** How often the scheduler looks for due jobs; default 2 s. */
   schedulerTickMs?: number;
+  /** How often `server.tls` files are checked for a rotated certificate; default 2 s. */
+  tlsPollMs?: number;
   /** Extra jobs (capabilities add theirs). */
   jobs?: JobSpec[];
   /** Extra routes (capabilities add theirs). */
@@ -161,17 +165,19 @@ export async function startServer(rt: Runtime, options: ServerOptions = {}): Pro
 
   let https: { cert: Buffer; key: Buffer } | undefined;
   const tls = rt.policy.server.tls;
-  if (tls) {
-    const read = (file: string, what: string): Promise<Buffer> => {
-      const path = isAbsolute(file) ? file : resolve(rt.policy.baseDir, file);
-      return readInputFile(path, {
-        what: `server.tls.${what}`,
-        limit: MAX_CERTIFICATE_FILE_BYTES,
-        unreadable: (errno) =>
-          new SluiceError('TLS_FILE_UNREADABLE', 'invalid-input', `server.tls.${what}: cannot read ${path} (${errno})`),
-      });
-    };
-    https = { cert: await read(tls.certFile, 'certFile'), key: await read(tls.keyFile, 'keyFile') };
+  const tlsFiles = tls && {
+    certFile: isAbsolute(tls.certFile) ? tls.certFile : resolve(rt.policy.baseDir, tls.certFile),
+    keyFile: isAbsolute(tls.keyFile) ? tls.keyFile : resolve(rt.policy.baseDir, tls.keyFile),
+  };
+  const readTls = (path: string, what: 'certFile' | 'keyFile'): Promise<Buffer> =>
+    readInputFile(path, {
+      what: `server.tls.${what}`,
+      limit: MAX_CERTIFICATE_FILE_BYTES,
+      unreadable: (errno) =>
+        new SluiceError('TLS_FILE_UNREADABLE', 'invalid-input', `server.tls.${what}: cannot read ${path} (${errno})`),
+    });
+  if (tlsFiles) {
+    https = { cert: await readTls(tlsFiles.certFile, 'certFile'), key: await readTls(tlsFiles.keyFile, 'keyFile') };
   }
 
   const app = Fastify({
@@ -431,6 +437,11 @@ export async function startServer(rt: Runtime, options: ServerOptions = {}): Pro
   const boundPort = typeof address === 'object' && address !== null ? address.port : port;
   const url = `${https ? 'https' : 'http'}://${host.includes(':') ? `[${host}]` : host}:${boundPort}`;
   if (options.scheduler !== false) await scheduler.start();
+  const tlsWatcher = tlsFiles
+    ? watchTlsFiles(app.server as unknown as TlsServer, tlsFiles, readTls, log.child({ component: 'tls' }), {
+        intervalMs: options.tlsPollMs,
+      })
+    : undefined;
 
   let closed: Promise<void> | undefined;
   return {
@@ -445,6 +456,7 @@ export async function startServer(rt: Runtime, options: ServerOptions = {}): Pro
     close() {
       closed ??= (async () => {
         closing = true;
+        tlsWatcher?.stop();
         const force = setTimeout(() => app.server.closeAllConnections(), graceMs);
         force.unref();
         const [, , drained] = await Promise.all([app.close(), scheduler.stop(graceMs), webhooks.close(graceMs)]);
