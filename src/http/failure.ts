@@ -17,16 +17,16 @@ export type HttpFailureKind =
 
 export class HttpFailure extends Error {
   readonly kind: HttpFailureKind;
-  /** `ECONNREFUSED`, `CERT_HAS_EXPIRED`..., when the failure had one. */
-  readonly errno: string | undefined;
+  /** The errno (`ECONNREFUSED`, `CERT_HAS_EXPIRED`...), when the failure had one. */
+  readonly code: string | undefined;
   readonly host: string;
 
-  constructor(kind: HttpFailureKind, host: string, detail: string, errno?: string) {
+  constructor(kind: HttpFailureKind, host: string, detail: string, code?: string) {
     super(`${host}: ${detail}`);
     this.name = 'HttpFailure';
     this.kind = kind;
     this.host = host;
-    this.errno = errno;
+    this.code = code;
   }
 }
 
