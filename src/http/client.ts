@@ -109,10 +109,13 @@ export class OutboundClient {
     const failure = (err: unknown, url: URL): HttpFailure => {
       if (err instanceof HttpFailure) return err;
       if (req.signal?.aborted) return new HttpFailure('aborted', url.host, 'the request was cut off');
-      if (deadline.signal.aborted) return new HttpFailure('timeout', url.host, `no answer within ${formatMs(timeoutMs)}`);
+      if (deadline.signal.aborted)
+        return new HttpFailure('timeout', url.host, `no answer within ${formatMs(timeoutMs)}`);
       const code = errnoCode(err);
-      if (isTlsTrustError(err)) return new HttpFailure('tls-untrusted', url.host, `TLS certificate not trusted (${code})`, code);
-      if (isTlsProtocolError(err)) return new HttpFailure('tls-protocol', url.host, `TLS handshake failed (${code ?? 'EPROTO'})`, code);
+      if (isTlsTrustError(err))
+        return new HttpFailure('tls-untrusted', url.host, `TLS certificate not trusted (${code})`, code);
+      if (isTlsProtocolError(err))
+        return new HttpFailure('tls-protocol', url.host, `TLS handshake failed (${code ?? 'EPROTO'})`, code);
       return new HttpFailure('network', url.host, `the request failed (${code ?? 'network error'})`, code);
     };
     const maxHops = Math.min(req.followRedirects ?? 0, MAX_REDIRECTS);
@@ -214,7 +217,9 @@ export class OutboundClient {
   ): Promise<IncomingMessage> {
     const isHttps = url.protocol === 'https:';
     if (!isHttps && url.protocol !== 'http:') {
-      return Promise.reject(new HttpFailure('network', url.host, `unsupported URL scheme ${url.protocol.slice(0, -1)}`));
+      return Promise.reject(
+        new HttpFailure('network', url.host, `unsupported URL scheme ${url.protocol.slice(0, -1)}`),
+      );
     }
     const payload = body === undefined ? undefined : Buffer.isBuffer(body) ? body : Buffer.from(body, 'utf8');
     const sent: Record<string, string> = { ...headers };

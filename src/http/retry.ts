@@ -12,6 +12,8 @@ export function parseRetryAfter(value: string | null | undefined, now = Date.now
     const ms = Number(v) * 1000;
     return Number.isFinite(ms) ? ms : undefined;
   }
+  // An HTTP date names its weekday and month; Date.parse alone takes `-5` or `1.5` for dates.
+  if (!/^[A-Za-z]{3},? /.test(v)) return undefined;
   const at = Date.parse(v);
   return Number.isNaN(at) ? undefined : Math.max(0, at - now);
 }

@@ -20,7 +20,14 @@ import { createHmac, timingSafeEqual } from 'node:crypto';
 import { SluiceError, isSluiceError } from '../errors.ts';
 import type { LifecycleEvent, Notifier } from './event.ts';
 import { OutboundClient, RetryBudget, categoryForStatus, formatMs, parseRetryAfter } from '../http/index.ts';
-import { DEFAULT_REQUEST_TIMEOUT_MS, abortedError, checkWebhookUrl, describeTarget, post, type Target } from './http.ts';
+import {
+  DEFAULT_REQUEST_TIMEOUT_MS,
+  abortedError,
+  checkWebhookUrl,
+  describeTarget,
+  post,
+  type Target,
+} from './http.ts';
 
 export const CLOUDEVENTS_CONTENT_TYPE = 'application/cloudevents+json';
 export const EVENT_SOURCE = '/sluice';

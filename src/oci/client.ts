@@ -267,7 +267,8 @@ export class RegistryClient {
       code = 'UNAUTHORIZED';
       detail = `authentication failed ${await this.auth.identity()}${oci?.message ? `: ${oci.message}` : ''}`;
     }
-    const category = code === 'NAME_INVALID' || code === 'TAG_INVALID' ? 'invalid-input' : categoryForStatus(status, REGISTRY_STATUS);
+    const category =
+      code === 'NAME_INVALID' || code === 'TAG_INVALID' ? 'invalid-input' : categoryForStatus(status, REGISTRY_STATUS);
     return new SluiceError(
       code,
       category,

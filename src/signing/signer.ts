@@ -8,12 +8,7 @@ import { SluiceError } from '../errors.ts';
 import { isEncryptedPrivateKeyPem, importPrivateKeyPem, readKeyFile, type Password } from './keys.ts';
 import { buildPayload, type PayloadInput } from './payload.ts';
 import { resolveSigningPassword, type PasswordOptions } from './password.ts';
-import {
-  VaultTransitSigner,
-  parseVaultKeyRef,
-  vaultOptionsFromEnv,
-  type VaultOptions,
-} from './vault.ts';
+import { VaultTransitSigner, parseVaultKeyRef, vaultOptionsFromEnv, type VaultOptions } from './vault.ts';
 
 export { VaultTransitSigner, parseVaultKeyRef, vaultOptionsFromEnv } from './vault.ts';
 export type { VaultKeyRef, VaultKubernetesAuth, VaultOptions } from './vault.ts';

@@ -228,7 +228,8 @@ export async function appendSignatureLayers(
     // A writer that read the old state landed its PUT within about one PUT round trip of its
     // last read, which came before our PUT: waiting a few of our own round trips (they grow
     // with the registry's load as theirs do) lets such a write arrive before we look.
-    if (settle > 0) await sleep(Math.max(settle, 3 * (performance.now() - putStarted)) + Math.random() * settle, options.signal);
+    if (settle > 0)
+      await sleep(Math.max(settle, 3 * (performance.now() - putStarted)) + Math.random() * settle, options.signal);
     const after = await client.headManifest(repository, tag, options.signal);
     if (after?.digest === put.digest) {
       return {

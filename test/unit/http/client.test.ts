@@ -152,7 +152,10 @@ describe('OutboundClient: timeouts and aborts', () => {
     try {
       const port = (silent.address() as AddressInfo).port;
       const f = await failure(
-        client({ connectTimeoutMs: 100, timeoutMs: 5000 }).request({ method: 'GET', url: `https://127.0.0.1:${port}/` }),
+        client({ connectTimeoutMs: 100, timeoutMs: 5000 }).request({
+          method: 'GET',
+          url: `https://127.0.0.1:${port}/`,
+        }),
       );
       assert.equal(f.kind, 'connect-timeout');
       assert.match(f.message, /no connection within 100 ms/);
@@ -190,7 +193,7 @@ describe('OutboundClient: timeouts and aborts', () => {
     assert.equal(f.kind, 'network');
     assert.equal(f.code, 'ECONNREFUSED');
     assert.equal(f.message, `127.0.0.1:${port}: the request failed (ECONNREFUSED)`);
-    const dump = JSON.stringify({ message: f.message, stack: f.stack, ...f });
+    const dump = JSON.stringify({ ...f, message: f.message, stack: f.stack });
     for (const secret of ['secret-token', 'token=abc', 'hunter2']) assert.ok(!dump.includes(secret), secret);
   });
 
