@@ -4,7 +4,7 @@
  * an error: failures are described by channel, adapter, HTTP status and errno code only.
  */
 import { SluiceError } from '../errors.ts';
-import { errnoCode, formatMs, isHttpFailure, sleep as abortableSleep, type OutboundClient } from '../http/index.ts';
+import { errnoCode, formatMs, isHttpFailure, type OutboundClient } from '../http/index.ts';
 
 export { categoryForStatus, formatMs, parseRetryAfter } from '../http/index.ts';
 
@@ -114,13 +114,4 @@ export function abortedError(target: Target): SluiceError {
     ...target,
     reason: 'aborted',
   });
-}
-
-/** Waits `ms`, or rejects with the target's abort error as soon as `signal` aborts. */
-export async function sleep(ms: number, target: Target, signal?: AbortSignal): Promise<void> {
-  try {
-    await abortableSleep(ms, signal);
-  } catch {
-    throw abortedError(target);
-  }
 }
