@@ -1,14 +1,26 @@
 import type { ErrorCategory } from '../errors.ts';
 
-export interface StatusCategoryOptions {
-  /** What a 4xx without a meaning of its own is; APIs differ on whether that is our fault or theirs. */
-  otherClientError?: ErrorCategory;
+export interface StatusCategoryOptions<Other extends ErrorCategory, Override extends ErrorCategory> {
+  /**
+   * What any other status is (a 4xx without a meaning of its own, an unexpected 3xx); APIs
+   * differ on whether that is the input's fault or theirs. Default `invalid-input`.
+   */
+  otherClientError?: Other;
   /** Statuses an API documents with a meaning of its own. */
-  overrides?: Readonly<Partial<Record<number, ErrorCategory>>>;
+  overrides?: Readonly<Partial<Record<number, Override>>>;
 }
 
-/** The category of a non-2xx answer when the body says nothing more specific. */
-export function categoryForStatus(status: number, options: StatusCategoryOptions = {}): ErrorCategory {
+/**
+ * The category of a non-2xx answer when the body says nothing more specific. Typed by what
+ * it can return, so a code whose categories are fixed only accepts what fits it.
+ */
+export function categoryForStatus<
+  Other extends ErrorCategory = 'invalid-input',
+  Override extends ErrorCategory = never,
+>(
+  status: number,
+  options: StatusCategoryOptions<Other, Override> = {},
+): 'unauthorized' | 'forbidden' | 'not-found' | 'unavailable' | Other | Override {
   const override = options.overrides?.[status];
   if (override !== undefined) return override;
   switch (status) {
@@ -19,12 +31,7 @@ export function categoryForStatus(status: number, options: StatusCategoryOptions
     case 404:
     case 410:
       return 'not-found';
-    case 409:
-      return 'conflict';
-    case 408:
-    case 429:
-      return 'unavailable';
     default:
-      return status >= 400 && status < 500 ? (options.otherClientError ?? 'invalid-input') : 'unavailable';
+      return status >= 500 || status === 429 ? 'unavailable' : (options.otherClientError ?? ('invalid-input' as Other));
   }
 }

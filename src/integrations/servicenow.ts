@@ -350,7 +350,7 @@ export class ServiceNowClient implements ChangeApprovalSource {
       unreadable: (errno) =>
         new SluiceError(
           'SERVICENOW_CA_UNREADABLE',
-          'usage',
+          'invalid-input',
           `cannot read the CA file ${file} for ServiceNow (${errno})`,
         ),
     }).then(

@@ -5,7 +5,7 @@
 import { finished, type Readable } from 'node:stream';
 import { isIP } from 'node:net';
 import { SluiceError } from '../errors.ts';
-import { categoryForStatus, type StatusCategoryOptions } from '../http/index.ts';
+import { categoryForStatus } from '../http/index.ts';
 import { Authenticator, CATALOG_SCOPE, repositoryScope, type Scope } from './auth.ts';
 import type { CredentialSource } from './credentials.ts';
 import { VerifyingStream, digestOf, digestToTag, isDigest, parseDigest } from './digest.ts';
@@ -104,13 +104,20 @@ export function parseNextLink(link: string | undefined): string | undefined {
 
 /**
  * The distribution spec's meanings: 405 is a registry that does not allow the operation
- * (deletes disabled), 400/413/416 an answer to something malformed, and any other 4xx the
- * registry's trouble rather than the input's.
+ * (deletes disabled), 409 a conflict with its state, 400/413/416 an answer to something
+ * malformed, and any other status the registry's trouble rather than the input's.
  */
-const REGISTRY_STATUS: StatusCategoryOptions = {
+const REGISTRY_STATUS = {
   otherClientError: 'unavailable',
-  overrides: { 400: 'integrity', 405: 'forbidden', 410: 'unavailable', 413: 'integrity', 416: 'integrity' },
-};
+  overrides: {
+    400: 'integrity',
+    405: 'forbidden',
+    409: 'conflict',
+    410: 'unavailable',
+    413: 'integrity',
+    416: 'integrity',
+  },
+} as const;
 
 interface CallInit {
   op: string;

@@ -84,9 +84,11 @@ async function send(
   } catch {
     /* not JSON, or too long to be an error text */
   }
+  // 404 ended above; a 410 here, like any other refusal, is the registry's answer to a valid request.
+  const byStatus = categoryForStatus(res.status, { otherClientError: 'integrity' });
   throw new SluiceError(
     'TAG_DELETE_FAILED',
-    categoryForStatus(res.status, { otherClientError: 'integrity' }),
+    byStatus === 'not-found' ? 'integrity' : byStatus,
     `${kind} API refused to delete ${what}: HTTP ${res.status}${detail ? ` ${detail}` : ''}`,
     {
       operation: `${kind} delete tag`,

@@ -343,7 +343,7 @@ class VaultClient {
       what: 'VAULT_CACERT',
       limit: MAX_CERTIFICATE_FILE_BYTES,
       unreadable: (errno) =>
-        new SluiceError('VAULT_CACERT_UNREADABLE', 'usage', `cannot read VAULT_CACERT ${file}: ${errno}`, {
+        new SluiceError('VAULT_CACERT_UNREADABLE', 'invalid-input', `cannot read VAULT_CACERT ${file}: ${errno}`, {
           location: file,
         }),
     }).then(

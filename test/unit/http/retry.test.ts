@@ -76,8 +76,8 @@ describe('categoryForStatus', () => {
       [403, 'forbidden'],
       [404, 'not-found'],
       [410, 'not-found'],
-      [409, 'conflict'],
-      [408, 'unavailable'],
+      [409, 'invalid-input'],
+      [408, 'invalid-input'],
       [429, 'unavailable'],
       [400, 'invalid-input'],
       [422, 'invalid-input'],
@@ -86,6 +86,7 @@ describe('categoryForStatus', () => {
     ];
     for (const [status, category] of table) assert.equal(categoryForStatus(status), category, String(status));
     assert.equal(categoryForStatus(412, { otherClientError: 'integrity' }), 'integrity');
+    assert.equal(categoryForStatus(302, { otherClientError: 'unavailable' }), 'unavailable');
     assert.equal(categoryForStatus(405, { overrides: { 405: 'forbidden' } }), 'forbidden');
     assert.equal(categoryForStatus(401, { otherClientError: 'integrity' }), 'unauthorized');
   });
