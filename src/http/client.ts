@@ -13,6 +13,7 @@
 import type * as Http from 'node:http';
 import type { IncomingHttpHeaders, IncomingMessage } from 'node:http';
 import type * as Https from 'node:https';
+import { isIP } from 'node:net';
 import { rootCertificates } from 'node:tls';
 import { readLimited } from './body.ts';
 import { HttpFailure, errnoCode, isTlsProtocolError, isTlsTrustError } from './failure.ts';
@@ -266,6 +267,17 @@ function parseUrl(text: string): URL {
     // Never quote it: the URL may carry a token.
     throw new HttpFailure('network', '(invalid URL)', 'the URL is not valid');
   }
+}
+
+/**
+ * A URL hostname that can only mean this machine: the one place plain http may carry a
+ * credential (a local Vault, a test instance). Names under `.localhost` are not trusted
+ * here, since not every resolver keeps them on loopback.
+ */
+export function isLoopbackHostname(hostname: string): boolean {
+  const h = hostname.replace(/^\[|\]$/g, '');
+  if (h === 'localhost' || h === '::1') return true;
+  return isIP(h) === 4 && h.startsWith('127.');
 }
 
 export function formatMs(ms: number): string {

@@ -8,6 +8,7 @@ export {
   MAX_REDIRECTS,
   OutboundClient,
   formatMs,
+  isLoopbackHostname,
   type OutboundClientOptions,
   type OutboundRequest,
   type OutboundResponse,

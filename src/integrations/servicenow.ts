@@ -30,9 +30,8 @@
  * the instance and the HTTP status, never the Authorization header. Redirects are never
  * followed, so credentials cannot be replayed to another host (an SSO portal, say).
  */
-import { isIP } from 'node:net';
 import { SluiceError } from '../errors.ts';
-import { OutboundClient, errnoCode, isHttpFailure, parseRetryAfter } from '../http/index.ts';
+import { OutboundClient, isLoopbackHostname, errnoCode, isHttpFailure, parseRetryAfter } from '../http/index.ts';
 import { MAX_CERTIFICATE_FILE_BYTES, readInputText } from '../files.ts';
 import type { ChangeManagement } from '../policy/schema.ts';
 import { parseCredentialSecret, resolveSecretRef, type ResolveOptions } from '../policy/secrets.ts';
@@ -195,11 +194,6 @@ export function decideChange(base: string, number: string, record: ChangeRecord 
   };
 }
 
-function isLoopback(host: string): boolean {
-  const h = host.replace(/^\[|\]$/g, '');
-  return h === 'localhost' || h === '::1' || (isIP(h) === 4 && h.startsWith('127.'));
-}
-
 function authorization(credentials: ServiceNowCredentials): string {
   let c: { username: string; password: string } | { token: string };
   if (typeof credentials === 'string') {
@@ -257,7 +251,7 @@ export class ServiceNowClient implements ChangeApprovalSource {
     if (u.protocol !== 'https:' && u.protocol !== 'http:') throw bad(`must be https, not ${u.protocol.slice(0, -1)}`);
     if (u.username !== '' || u.password !== '')
       throw bad('must not carry credentials; use changeManagement.credentials');
-    if (u.protocol === 'http:' && !isLoopback(u.hostname)) {
+    if (u.protocol === 'http:' && !isLoopbackHostname(u.hostname)) {
       throw bad(`${u.origin} is plain http: the credentials would cross the network unencrypted; use https`);
     }
     if (u.search !== '' || u.hash !== '') throw bad('must not have a query or fragment');

@@ -13,9 +13,8 @@
  * and Vault's own error text, scrubbed of both.
  */
 import { verify as cryptoVerify, createPublicKey, type KeyObject } from 'node:crypto';
-import { isIP } from 'node:net';
 import { SluiceError } from '../errors.ts';
-import { OutboundClient, isHttpFailure } from '../http/index.ts';
+import { OutboundClient, isLoopbackHostname, isHttpFailure } from '../http/index.ts';
 import { MAX_CERTIFICATE_FILE_BYTES, readInputText } from '../files.ts';
 import { decodeBase64Strict, derSignatureProblem, isP256 } from './encoding.ts';
 import type { Signer } from './signer.ts';
@@ -132,7 +131,7 @@ function vaultBase(address: string | undefined): URL {
   if (url.protocol !== 'https:' && url.protocol !== 'http:') {
     throw new SluiceError('VAULT_ADDRESS_INVALID', 'usage', `VAULT_ADDR "${url.origin}" must be an https URL`);
   }
-  if (url.protocol === 'http:' && !isLoopback(url.hostname)) {
+  if (url.protocol === 'http:' && !isLoopbackHostname(url.hostname)) {
     throw new SluiceError(
       'VAULT_INSECURE',
       'usage',
@@ -142,12 +141,6 @@ function vaultBase(address: string | undefined): URL {
   url.search = '';
   url.hash = '';
   return url;
-}
-
-function isLoopback(host: string): boolean {
-  const h = host.replace(/^\[|\]$/g, '');
-  if (h === 'localhost' || h === '::1') return true;
-  return isIP(h) === 4 && h.startsWith('127.');
 }
 
 type Json = Record<string, unknown>;

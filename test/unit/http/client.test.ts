@@ -8,7 +8,12 @@ import https from 'node:https';
 import net from 'node:net';
 import type { AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';
-import { HttpFailure, OutboundClient, type OutboundClientOptions } from '../../../src/http/index.ts';
+import {
+  HttpFailure,
+  OutboundClient,
+  isLoopbackHostname,
+  type OutboundClientOptions,
+} from '../../../src/http/index.ts';
 import { getTestPki, type TestPki } from '../../helpers/tls.ts';
 
 interface Seen {
@@ -322,5 +327,13 @@ describe('OutboundClient: TLS per target', () => {
     );
     assert.equal(f.kind, 'redirect-refused');
     assert.equal(plain.seen.length, 0);
+  });
+});
+
+describe('isLoopbackHostname', () => {
+  it('accepts only names that cannot leave this machine', () => {
+    for (const h of ['localhost', '127.0.0.1', '127.8.9.10', '[::1]', '::1']) assert.ok(isLoopbackHostname(h), h);
+    for (const h of ['vault.internal', 'app.localhost', '10.0.0.1', '[::2]', '128.0.0.1', 'localhost.example.com'])
+      assert.ok(!isLoopbackHostname(h), h);
   });
 });
