@@ -30,15 +30,11 @@
  * the instance and the HTTP status, never the Authorization header. Redirects are never
  * followed, so credentials cannot be replayed to another host (an SSO portal, say).
  */
-import { isIP } from 'node:net';
-import { errnoCode } from '../notify/http.ts';
 import { SluiceError } from '../errors.ts';
+import { OutboundClient, isLoopbackHostname, errnoCode, isHttpFailure, parseRetryAfter } from '../http/index.ts';
 import { MAX_CERTIFICATE_FILE_BYTES, readInputText } from '../files.ts';
 import type { ChangeManagement } from '../policy/schema.ts';
 import { parseCredentialSecret, resolveSecretRef, type ResolveOptions } from '../policy/secrets.ts';
-import { fetchTrustingCa } from '../signing/vault.ts';
-
-export type FetchLike = (url: string, init: RequestInit) => Promise<Response>;
 
 export interface ChangeDecision {
   number: string;
@@ -83,7 +79,6 @@ export interface ServiceNowClientOptions {
   /** Instance origin, e.g. `https://acme.service-now.com` (a trailing `/` is ignored). */
   url: string;
   credentials: ServiceNowCredentials;
-  fetch?: FetchLike;
   /** PEM bundle to trust in addition to the system roots (an on-premises instance). */
   caFile?: string;
   /** Per request; default 15 s. */
@@ -199,11 +194,6 @@ export function decideChange(base: string, number: string, record: ChangeRecord 
   };
 }
 
-function isLoopback(host: string): boolean {
-  const h = host.replace(/^\[|\]$/g, '');
-  return h === 'localhost' || h === '::1' || (isIP(h) === 4 && h.startsWith('127.'));
-}
-
 function authorization(credentials: ServiceNowCredentials): string {
   let c: { username: string; password: string } | { token: string };
   if (typeof credentials === 'string') {
@@ -246,10 +236,9 @@ export class ServiceNowClient implements ChangeApprovalSource {
   /** Instance origin (and path prefix, if any), without a trailing slash. */
   readonly baseUrl: string;
   readonly #authorization: string;
-  readonly #fetch: FetchLike | undefined;
   readonly #caFile: string | undefined;
   readonly #timeoutMs: number;
-  #caFetch: Promise<FetchLike> | undefined;
+  #client: Promise<OutboundClient> | undefined;
 
   constructor(options: ServiceNowClientOptions) {
     const bad = (why: string) =>
@@ -263,13 +252,12 @@ export class ServiceNowClient implements ChangeApprovalSource {
     if (u.protocol !== 'https:' && u.protocol !== 'http:') throw bad(`must be https, not ${u.protocol.slice(0, -1)}`);
     if (u.username !== '' || u.password !== '')
       throw bad('must not carry credentials; use changeManagement.credentials');
-    if (u.protocol === 'http:' && !isLoopback(u.hostname)) {
+    if (u.protocol === 'http:' && !isLoopbackHostname(u.hostname)) {
       throw bad(`${u.origin} is plain http: the credentials would cross the network unencrypted; use https`);
     }
     if (u.search !== '' || u.hash !== '') throw bad('must not have a query or fragment');
     this.baseUrl = `${u.origin}${u.pathname}`.replace(/\/+$/, '');
     this.#authorization = authorization(options.credentials);
-    this.#fetch = options.fetch;
     this.#caFile = options.caFile;
     this.#timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
   }
@@ -298,8 +286,8 @@ export class ServiceNowClient implements ChangeApprovalSource {
       sysparm_limit: '1',
       sysparm_display_value: 'false',
     });
-    const { status, headers, body } = await this.#get(`${this.baseUrl}/api/now/table/change_request?${query}`);
-    if (status !== 200) throw this.#httpError(status, headers, body, number);
+    const { status, retryAfter, body } = await this.#get(`${this.baseUrl}/api/now/table/change_request?${query}`);
+    if (status !== 200) throw this.#httpError(status, retryAfter, body, number);
     let doc: unknown;
     try {
       doc = JSON.parse(body);
@@ -347,11 +335,11 @@ export class ServiceNowClient implements ChangeApprovalSource {
     return rec;
   }
 
-  async #fetcher(): Promise<FetchLike> {
-    if (this.#fetch) return this.#fetch;
-    if (this.#caFile === undefined) return (u, init) => fetch(u, init);
+  /** The instance's client, trusting caFile when one is configured (read once). */
+  #outbound(): Promise<OutboundClient> {
+    if (this.#caFile === undefined) return (this.#client ??= Promise.resolve(new OutboundClient()));
     const file = this.#caFile;
-    this.#caFetch ??= readInputText(file, {
+    this.#client ??= readInputText(file, {
       what: 'ServiceNow CA file',
       limit: MAX_CERTIFICATE_FILE_BYTES,
       unreadable: (errno) =>
@@ -361,29 +349,37 @@ export class ServiceNowClient implements ChangeApprovalSource {
           `cannot read the CA file ${file} for ServiceNow (${errno})`,
         ),
     }).then(
-      (pem) => fetchTrustingCa(pem),
+      (caPem) => new OutboundClient({ caPem }),
       (err: unknown) => {
-        this.#caFetch = undefined;
+        this.#client = undefined;
         throw err;
       },
     );
-    return this.#caFetch;
+    return this.#client;
   }
 
-  async #get(url: string): Promise<{ status: number; headers: Headers; body: string }> {
-    const fetchImpl = await this.#fetcher();
-    const signal = AbortSignal.timeout(this.#timeoutMs);
+  async #get(url: string): Promise<{ status: number; retryAfter: string | undefined; body: string }> {
+    const client = await this.#outbound();
     try {
-      const res = await fetchImpl(url, {
+      const res = await client.request({
         method: 'GET',
-        headers: { accept: 'application/json', authorization: this.#authorization, 'user-agent': 'sluice' },
-        redirect: 'manual',
-        signal,
+        url,
+        headers: { accept: 'application/json', authorization: this.#authorization },
+        timeoutMs: this.#timeoutMs,
+        maxResponseBytes: MAX_RESPONSE_BYTES,
       });
-      return { status: res.status, headers: res.headers, body: await readLimited(res, MAX_RESPONSE_BYTES) };
+      return { status: res.status, retryAfter: res.header('retry-after'), body: res.text() };
     } catch (err) {
-      if (err instanceof SluiceError) throw err;
-      const why = signal.aborted
+      if (isHttpFailure(err) && err.kind === 'too-large') {
+        throw new SluiceError(
+          'SERVICENOW_BAD_RESPONSE',
+          'integrity',
+          `ServiceNow answered with more than ${MAX_RESPONSE_BYTES} bytes`,
+          { operation: 'servicenow' },
+        );
+      }
+      const timedOut = isHttpFailure(err) && (err.kind === 'timeout' || err.kind === 'connect-timeout');
+      const why = timedOut
         ? `no answer within ${this.#timeoutMs / 1000} s`
         : `the request failed (${errnoCode(err) ?? 'network error'})`;
       throw new SluiceError('SERVICENOW_UNAVAILABLE', 'unavailable', `ServiceNow ${this.#host()}: ${why}`, {
@@ -405,7 +401,7 @@ export class ServiceNowClient implements ChangeApprovalSource {
     );
   }
 
-  #httpError(status: number, headers: Headers, body: string, number: string): SluiceError {
+  #httpError(status: number, retryAfter: string | undefined, body: string, number: string): SluiceError {
     const said = serviceNowError(body);
     const detail = `HTTP ${status}${said ? `: ${said}` : ''}`;
     const context = { operation: 'servicenow', httpStatus: status, change: number };
@@ -441,12 +437,12 @@ export class ServiceNowClient implements ChangeApprovalSource {
           context,
         );
       case 429: {
-        const seconds = Number(headers.get('retry-after'));
+        const retryAfterMs = parseRetryAfter(retryAfter);
         return new SluiceError(
           'SERVICENOW_UNAVAILABLE',
           'unavailable',
           `ServiceNow ${host} rate-limited the request (${detail})`,
-          Number.isFinite(seconds) && seconds >= 0 ? { ...context, retryAfterMs: seconds * 1000 } : context,
+          retryAfterMs !== undefined ? { ...context, retryAfterMs } : context,
         );
       }
       default:
@@ -460,24 +456,4 @@ export class ServiceNowClient implements ChangeApprovalSource {
             );
     }
   }
-}
-
-async function readLimited(res: Response, max: number): Promise<string> {
-  if (!res.body) return '';
-  const reader = res.body.getReader();
-  const chunks: Uint8Array[] = [];
-  let total = 0;
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    total += value.length;
-    if (total > max) {
-      await reader.cancel();
-      throw new SluiceError('SERVICENOW_BAD_RESPONSE', 'integrity', `ServiceNow answered with more than ${max} bytes`, {
-        operation: 'servicenow',
-      });
-    }
-    chunks.push(value);
-  }
-  return Buffer.concat(chunks).toString('utf8');
 }

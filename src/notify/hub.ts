@@ -12,7 +12,8 @@ import { SluiceError, asSluiceError } from '../errors.ts';
 import type { LifecyclePolicy, Notification, NotificationKind } from '../policy/schema.ts';
 import { resolveSecretRef } from '../policy/secrets.ts';
 import type { LifecycleEvent, LifecycleEventType, Notifier } from './event.ts';
-import { describeTarget, formatMs, type FetchLike } from './http.ts';
+import { OutboundClient, formatMs } from '../http/index.ts';
+import { describeTarget } from './http.ts';
 import { SlackNotifier, type SlackNotifierOptions } from './slack.ts';
 import { WebhookNotifier, type WebhookNotifierOptions } from './webhook.ts';
 
@@ -35,7 +36,8 @@ export interface NotificationHubOptions {
   env?: NodeJS.ProcessEnv;
   /** Whole delivery to one channel, retries included; default 10 s. */
   timeoutMs?: number;
-  fetch?: FetchLike;
+  /** Outbound HTTP for every channel; default one client for this hub. */
+  client?: OutboundClient;
   /** Called once per channel and event; exceptions it throws are ignored. */
   onResult?: (result: DeliveryResult) => void;
   slack?: Pick<SlackNotifierOptions, 'timeoutMs' | 'maxRetryAfterMs'>;
@@ -48,6 +50,7 @@ export class NotificationHub {
   readonly #channels: readonly Notification[];
   readonly #options: NotificationHubOptions;
   readonly #notifiers = new Map<string, Promise<Notifier>>();
+  #client: OutboundClient | undefined;
 
   constructor(channels: readonly Notification[], options: NotificationHubOptions = {}) {
     this.#channels = channels;
@@ -152,7 +155,7 @@ export class NotificationHub {
       throw new SluiceError(e.code, e.category, `${describeTarget(target)}: ${e.message}`, { ...e.context, ...target });
     }
     if (this.#options.createNotifier) return this.#options.createNotifier(channel, url, secret);
-    const common = { name: channel.name, fetch: this.#options.fetch };
+    const common = { name: channel.name, client: (this.#client ??= this.#options.client ?? new OutboundClient()) };
     return channel.kind === 'slack'
       ? new SlackNotifier(url, { ...common, ...this.#options.slack })
       : new WebhookNotifier(url, secret, { ...common, ...this.#options.webhook });

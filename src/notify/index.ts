@@ -1,6 +1,6 @@
 /** Outbound notifications: lifecycle events to Slack incoming webhooks and signed CloudEvents webhooks. */
 export { eventTitle, lifecycleEvent, type LifecycleEvent, type LifecycleEventType, type Notifier } from './event.ts';
-export { parseRetryAfter, type FetchLike } from './http.ts';
+export { parseRetryAfter } from '../http/index.ts';
 export { SlackNotifier, escapeMrkdwn, slackMessage, type SlackMessage, type SlackNotifierOptions } from './slack.ts';
 export {
   CLOUDEVENTS_CONTENT_TYPE,

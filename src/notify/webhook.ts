@@ -19,16 +19,13 @@
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import { SluiceError, isSluiceError } from '../errors.ts';
 import type { LifecycleEvent, Notifier } from './event.ts';
+import { OutboundClient, RetryBudget, categoryForStatus, formatMs, parseRetryAfter } from '../http/index.ts';
 import {
   DEFAULT_REQUEST_TIMEOUT_MS,
-  categoryForStatus,
+  abortedError,
   checkWebhookUrl,
   describeTarget,
-  formatMs,
-  parseRetryAfter,
   post,
-  sleep,
-  type FetchLike,
   type Target,
 } from './http.ts';
 
@@ -90,7 +87,8 @@ export function verifyWebhookSignature(
 export interface WebhookNotifierOptions {
   /** Channel name (from the policy) used in errors; default `webhook`. */
   name?: string;
-  fetch?: FetchLike;
+  /** Shared by the channels of one hub; default a client of this notifier's own. */
+  client?: OutboundClient;
   /** Per request; default 10 s. */
   timeoutMs?: number;
   /** Attempts in all, including the first; default 3. */
@@ -105,7 +103,7 @@ export class WebhookNotifier implements Notifier {
   readonly #url: string;
   readonly #secret: string | undefined;
   readonly #target: Target;
-  readonly #fetch: FetchLike;
+  readonly #client: OutboundClient;
   readonly #timeoutMs: number;
   readonly #attempts: number;
   readonly #retryDelayMs: number;
@@ -124,7 +122,7 @@ export class WebhookNotifier implements Notifier {
     }
     this.#url = url;
     this.#secret = secret;
-    this.#fetch = options.fetch ?? ((u, init) => fetch(u, init));
+    this.#client = options.client ?? new OutboundClient();
     this.#timeoutMs = options.timeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS;
     this.#attempts = Math.max(1, Math.floor(options.attempts ?? 3));
     this.#retryDelayMs = options.retryDelayMs ?? 500;
@@ -141,12 +139,18 @@ export class WebhookNotifier implements Notifier {
     };
     if (this.#secret !== undefined) headers[SIGNATURE_HEADER] = signBody(body, this.#secret);
     const target = this.#target;
-    for (let attempt = 1; ; attempt++) {
-      const last = attempt >= this.#attempts;
+    const budget = new RetryBudget({
+      attempts: this.#attempts,
+      baseDelayMs: this.#retryDelayMs,
+      jitter: 'quarter',
+      maxRetryAfterMs: this.#maxRetryAfterMs,
+    });
+    for (;;) {
+      const attempt = budget.attempt;
       let retryAfter: number | undefined;
       let failure: SluiceError;
       try {
-        const res = await post(this.#fetch, this.#url, { headers, body, timeoutMs: this.#timeoutMs, signal }, target);
+        const res = await post(this.#client, this.#url, { headers, body, timeoutMs: this.#timeoutMs, signal }, target);
         if (res.status >= 200 && res.status < 300) return;
         if (res.status >= 300 && res.status < 400) {
           throw new SluiceError(
@@ -164,7 +168,7 @@ export class WebhookNotifier implements Notifier {
             { ...target, httpStatus: res.status, attempts: attempt },
           );
         }
-        retryAfter = parseRetryAfter(res.headers.get('retry-after'));
+        retryAfter = parseRetryAfter(res.header('retry-after'));
         failure = new SluiceError(
           'NOTIFY_UNAVAILABLE',
           'unavailable',
@@ -178,17 +182,19 @@ export class WebhookNotifier implements Notifier {
           attempts: attempt,
         });
       }
-      if (last) throw failure;
-      const backoff = this.#retryDelayMs * 2 ** (attempt - 1) * (1 + Math.random() * 0.25);
-      if (retryAfter !== undefined && retryAfter > this.#maxRetryAfterMs) {
+      const next = budget.next(retryAfter);
+      if (!next.retry && next.reason === 'retry-after') {
         throw new SluiceError(
           'NOTIFY_UNAVAILABLE',
           'unavailable',
-          `${failure.message}; it asks to wait ${formatMs(retryAfter)}, longer than Sluice waits`,
-          { ...failure.context, retryAfterMs: retryAfter },
+          `${failure.message}; it asks to wait ${formatMs(next.retryAfterMs!)}, longer than Sluice waits`,
+          { ...failure.context, retryAfterMs: next.retryAfterMs },
         );
       }
-      await sleep(Math.max(backoff, retryAfter ?? 0), target, signal);
+      if (!next.retry) throw failure;
+      await budget.wait(next.waitMs, signal).catch(() => {
+        throw abortedError(target);
+      });
     }
   }
 }

@@ -5,7 +5,8 @@
 import { finished, type Readable } from 'node:stream';
 import { isIP } from 'node:net';
 import { relayedCode, type CodeOf } from '../error-codes.ts';
-import { SluiceError, type ErrorCategory } from '../errors.ts';
+import { SluiceError } from '../errors.ts';
+import { categoryForStatus } from '../http/index.ts';
 import { Authenticator, CATALOG_SCOPE, repositoryScope, type Scope } from './auth.ts';
 import type { CredentialSource } from './credentials.ts';
 import { VerifyingStream, digestOf, digestToTag, isDigest, parseDigest } from './digest.ts';
@@ -102,14 +103,22 @@ export function parseNextLink(link: string | undefined): string | undefined {
   return undefined;
 }
 
-function categoryForStatus(status: number): ErrorCategory {
-  if (status === 401) return 'unauthorized';
-  if (status === 403 || status === 405) return 'forbidden';
-  if (status === 404) return 'not-found';
-  if (status === 409) return 'conflict';
-  if (status === 400 || status === 413 || status === 416) return 'integrity';
-  return 'unavailable';
-}
+/**
+ * The distribution spec's meanings: 405 is a registry that does not allow the operation
+ * (deletes disabled), 409 a conflict with its state, 400/413/416 an answer to something
+ * malformed, and any other status the registry's trouble rather than the input's.
+ */
+const REGISTRY_STATUS = {
+  otherClientError: 'unavailable',
+  overrides: {
+    400: 'integrity',
+    405: 'forbidden',
+    409: 'conflict',
+    410: 'unavailable',
+    413: 'integrity',
+    416: 'integrity',
+  },
+} as const;
 
 interface CallInit {
   op: string;
@@ -266,7 +275,8 @@ export class RegistryClient {
       code = 'UNAUTHORIZED';
       detail = `authentication failed ${await this.auth.identity()}${oci?.message ? `: ${oci.message}` : ''}`;
     }
-    const category = code === 'NAME_INVALID' || code === 'TAG_INVALID' ? 'invalid-input' : categoryForStatus(status);
+    const category =
+      code === 'NAME_INVALID' || code === 'TAG_INVALID' ? 'invalid-input' : categoryForStatus(status, REGISTRY_STATUS);
     return new SluiceError(
       relayedCode(code),
       category,

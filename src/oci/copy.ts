@@ -21,6 +21,7 @@ import { streamedBytes } from './memory.ts';
 import { formatReference, manifestReferenceOf, type Reference } from './reference.ts';
 import type { RegistryPool } from './pool.ts';
 import { mapLimit } from '../util/concurrency.ts';
+import { sleep } from '../http/index.ts';
 
 export interface CopyTarget {
   registry: string;
@@ -201,7 +202,7 @@ class CopyRun {
       } catch (err) {
         const code = asSluiceError(err).code;
         if (attempt >= 2 || (code !== 'DIGEST_INVALID' && code !== 'MANIFEST_BLOB_UNKNOWN')) throw err;
-        await new Promise((r) => setTimeout(r, 100 * (attempt + 1)));
+        await sleep(100 * (attempt + 1), this.signal);
       }
     }
   }

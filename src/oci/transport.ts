@@ -10,6 +10,9 @@ import type * as Https from 'node:https';
 import { rootCertificates } from 'node:tls';
 import { pipeline, type Readable } from 'node:stream';
 import { SluiceError } from '../errors.ts';
+import { formatWait, isTlsTrustError, parseRetryAfter, readLimited, sleep } from '../http/index.ts';
+
+export { formatWait, isTlsProtocolError, parseRetryAfter } from '../http/index.ts';
 
 // The CommonJS modules, not ESM imports: the ESM facade of node:http reads every export,
 // which loads its bundled fetch/WebSocket implementation (~20 ms of every CLI call).
@@ -130,47 +133,6 @@ class Semaphore {
   }
 }
 
-export function isTlsProtocolError(err: unknown): boolean {
-  const e = err as { code?: string; message?: string };
-  return (
-    e?.code === 'EPROTO' ||
-    e?.code === 'ERR_SSL_WRONG_VERSION_NUMBER' ||
-    /wrong version number|packet length too long|unknown protocol/i.test(e?.message ?? '')
-  );
-}
-
-function isTlsTrustError(err: unknown): boolean {
-  const code = (err as { code?: string })?.code ?? '';
-  return (
-    code.startsWith('ERR_TLS_CERT') ||
-    [
-      'DEPTH_ZERO_SELF_SIGNED_CERT',
-      'SELF_SIGNED_CERT_IN_CHAIN',
-      'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
-      'CERT_HAS_EXPIRED',
-      'UNABLE_TO_GET_ISSUER_CERT_LOCALLY',
-    ].includes(code)
-  );
-}
-
-/** Retry-After as milliseconds (delta-seconds or an HTTP date, RFC 9110 10.2.3); uncapped. */
-export function parseRetryAfter(value: string | undefined, now = Date.now()): number | undefined {
-  if (!value) return undefined;
-  if (/^\d+$/.test(value.trim())) return Number(value.trim()) * 1000;
-  const at = Date.parse(value);
-  if (Number.isNaN(at)) return undefined;
-  return Math.max(0, at - now);
-}
-
-/** Seconds as people read them in a message: `45 s`, `1h`, `1h30m`. */
-export function formatWait(ms: number): string {
-  const s = Math.ceil(ms / 1000);
-  if (s < 120) return `${s} s`;
-  const h = Math.floor(s / 3600);
-  const m = Math.floor((s % 3600) / 60);
-  return h === 0 ? `${m} min` : m === 0 ? `${h}h` : `${h}h${m}m`;
-}
-
 /** What to add to an error built from a response the transport did not retry because of its Retry-After. */
 export function retryRefusal(res: Pick<HttpResponse, 'retryRefused'>): string {
   const r = res.retryRefused;
@@ -178,42 +140,20 @@ export function retryRefusal(res: Pick<HttpResponse, 'retryRefused'>): string {
   return `; it asks to be retried after ${formatWait(r.retryAfterMs)} (Retry-After), beyond the retry budget of ${formatWait(r.budgetMs)}`;
 }
 
-function sleep(ms: number, signal?: AbortSignal): Promise<void> {
-  return new Promise((resolve, reject) => {
-    if (signal?.aborted) return reject(signal.reason);
-    const t = setTimeout(() => {
-      signal?.removeEventListener('abort', onAbort);
-      resolve();
-    }, ms);
-    const onAbort = () => {
-      clearTimeout(t);
-      reject(signal?.reason);
-    };
-    signal?.addEventListener('abort', onAbort, { once: true });
-  });
-}
-
-async function readLimited(body: IncomingMessage, limit: number, what: string): Promise<Buffer> {
+async function readBody(body: IncomingMessage, limit: number, what: string): Promise<Buffer> {
   const declared = Number(body.headers['content-length']);
-  if (Number.isFinite(declared) && declared > limit) {
-    body.destroy();
-    throw new SluiceError(
-      'RESPONSE_TOO_LARGE',
-      'integrity',
-      `${what} is ${declared} bytes, over the ${limit}-byte limit`,
-    );
-  }
-  const chunks: Buffer[] = [];
-  let total = 0;
-  for await (const chunk of body as AsyncIterable<Buffer>) {
-    total += chunk.length;
-    if (total > limit) {
-      body.destroy();
-      throw new SluiceError('RESPONSE_TOO_LARGE', 'integrity', `${what} exceeds the ${limit}-byte limit`);
-    }
-    chunks.push(chunk);
-  }
-  return Buffer.concat(chunks, total);
+  const { data } = await readLimited(body, limit, {
+    declaredLength: Number.isFinite(declared) ? declared : undefined,
+    tooLarge: ({ declared }) =>
+      new SluiceError(
+        'RESPONSE_TOO_LARGE',
+        'integrity',
+        declared !== undefined
+          ? `${what} is ${declared} bytes, over the ${limit}-byte limit`
+          : `${what} exceeds the ${limit}-byte limit`,
+      ),
+  });
+  return data;
 }
 
 function wrapResponse(res: IncomingMessage, url: URL): HttpResponse {
@@ -227,10 +167,10 @@ function wrapResponse(res: IncomingMessage, url: URL): HttpResponse {
       return Array.isArray(v) ? v.join(', ') : v;
     },
     buffer(limit = 16 * 1024 * 1024) {
-      return readLimited(res, limit, `response from ${url.host}${url.pathname}`);
+      return readBody(res, limit, `response from ${url.host}${url.pathname}`);
     },
     async text(limit = 1024 * 1024) {
-      return (await readLimited(res, limit, `response from ${url.host}${url.pathname}`)).toString('utf8');
+      return (await readBody(res, limit, `response from ${url.host}${url.pathname}`)).toString('utf8');
     },
     async discard() {
       // `complete` can be true before the stream has ended; only consuming it to 'end'

@@ -10,16 +10,17 @@
  *   (Harbor API v2.0 swagger); 200 on success.
  */
 import { SluiceError } from '../errors.ts';
+import { categoryForStatus } from '../http/index.ts';
 import type { Credential } from '../oci/credentials.ts';
-
-export type FetchLike = (
-  url: string,
-  init: { method: string; headers: Record<string, string>; redirect: 'manual'; signal?: AbortSignal },
-) => Promise<{ status: number; text(): Promise<string> }>;
+import { HttpTransport } from '../oci/transport.ts';
 
 export interface TagDeleter {
   deleteTag(repository: string, tag: string, digest: string): Promise<void>;
 }
+
+/** Error texts are read for one message; anything longer is not worth holding. */
+const MAX_ERROR_BODY_BYTES = 64 * 1024;
+const DELETE_TIMEOUT_MS = 30_000;
 
 function authHeader(kind: 'quay' | 'harbor', cred: Credential | undefined): Record<string, string> {
   if (!cred) return {};
@@ -34,9 +35,14 @@ function authHeader(kind: 'quay' | 'harbor', cred: Credential | undefined): Reco
   return cred.registryToken ? { authorization: `Bearer ${cred.registryToken}` } : {};
 }
 
+/**
+ * One DELETE through the registry's own transport, so the vendor API is reached with the
+ * registry's CA bundle and `insecure` setting (ADR 0002), its connection limit and its retry
+ * budget. Redirects are not followed: the credentials would go along.
+ */
 async function send(
   kind: 'quay' | 'harbor',
-  fetchFn: FetchLike,
+  transport: HttpTransport,
   url: string,
   headers: Record<string, string>,
   ok: number[],
@@ -44,41 +50,45 @@ async function send(
 ): Promise<void> {
   let res;
   try {
-    res = await fetchFn(url, {
+    res = await transport.request({
       method: 'DELETE',
+      url: new URL(url),
       headers: { accept: 'application/json', ...headers },
-      redirect: 'manual',
-      signal: AbortSignal.timeout(30_000),
+      followRedirects: false,
+      signal: AbortSignal.timeout(DELETE_TIMEOUT_MS),
     });
   } catch (err) {
-    throw new SluiceError('REGISTRY_UNREACHABLE', 'unavailable', `${kind} API for ${what}: ${(err as Error).message}`, {
-      operation: `${kind} delete tag`,
-    });
+    // An untrusted certificate keeps its own code and advice (configure the registry's caFile).
+    if (err instanceof SluiceError && err.code === 'TLS_UNTRUSTED') throw err;
+    throw new SluiceError(
+      'REGISTRY_UNREACHABLE',
+      'unavailable',
+      `${kind} API for ${what}: ${(err as Error).message}`,
+      { operation: `${kind} delete tag` },
+      err,
+    );
   }
-  if (ok.includes(res.status)) return;
-  if (res.status === 404) return; // already gone: the goal is reached
+  if (ok.includes(res.status) || res.status === 404) {
+    // 404: already gone, the goal is reached.
+    await res.discard();
+    return;
+  }
   let detail = '';
   try {
-    const body = JSON.parse(await res.text()) as {
+    const body = JSON.parse(await res.text(MAX_ERROR_BODY_BYTES)) as {
       error_message?: string;
       detail?: string;
       errors?: Array<{ message?: string }>;
     };
     detail = body.error_message ?? body.detail ?? body.errors?.[0]?.message ?? '';
   } catch {
-    /* not JSON */
+    /* not JSON, or too long to be an error text */
   }
-  const category =
-    res.status === 401
-      ? 'unauthorized'
-      : res.status === 403
-        ? 'forbidden'
-        : res.status >= 500
-          ? 'unavailable'
-          : 'integrity';
+  // 404 ended above; a 410 here, like any other refusal, is the registry's answer to a valid request.
+  const byStatus = categoryForStatus(res.status, { otherClientError: 'integrity' });
   throw new SluiceError(
     'TAG_DELETE_FAILED',
-    category,
+    byStatus === 'not-found' ? 'integrity' : byStatus,
     `${kind} API refused to delete ${what}: HTTP ${res.status}${detail ? ` ${detail}` : ''}`,
     {
       operation: `${kind} delete tag`,
@@ -90,13 +100,14 @@ async function send(
 export function quayTagDeleter(
   baseUrl: string,
   cred: Credential | undefined,
-  fetchFn: FetchLike = fetch as unknown as FetchLike,
+  /** The registry's transport (`RegistryClient.transport`); a default one trusts the system roots only. */
+  transport: HttpTransport = new HttpTransport(),
 ): TagDeleter {
   const base = baseUrl.replace(/\/+$/, '');
   return {
     async deleteTag(repository, tag) {
       const url = `${base}/api/v1/repository/${repository.split('/').map(encodeURIComponent).join('/')}/tag/${encodeURIComponent(tag)}`;
-      await send('quay', fetchFn, url, authHeader('quay', cred), [200, 202, 204], `${repository}:${tag}`);
+      await send('quay', transport, url, authHeader('quay', cred), [200, 202, 204], `${repository}:${tag}`);
     },
   };
 }
@@ -104,7 +115,8 @@ export function quayTagDeleter(
 export function harborTagDeleter(
   baseUrl: string,
   cred: Credential | undefined,
-  fetchFn: FetchLike = fetch as unknown as FetchLike,
+  /** The registry's transport (`RegistryClient.transport`); a default one trusts the system roots only. */
+  transport: HttpTransport = new HttpTransport(),
 ): TagDeleter {
   const base = baseUrl.replace(/\/+$/, '');
   return {
@@ -119,7 +131,7 @@ export function harborTagDeleter(
       const project = repository.slice(0, slash);
       const name = encodeURIComponent(encodeURIComponent(repository.slice(slash + 1)));
       const url = `${base}/api/v2.0/projects/${encodeURIComponent(project)}/repositories/${name}/artifacts/${encodeURIComponent(digest)}/tags/${encodeURIComponent(tag)}`;
-      await send('harbor', fetchFn, url, authHeader('harbor', cred), [200, 202, 204], `${repository}:${tag}`);
+      await send('harbor', transport, url, authHeader('harbor', cred), [200, 202, 204], `${repository}:${tag}`);
     },
   };
 }

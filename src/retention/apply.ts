@@ -85,7 +85,9 @@ function tagDeleterFor(rt: Runtime, reg: RegistryRef): Promise<TagDeleter | unde
   return (async () => {
     if (reg.kind !== 'quay' && reg.kind !== 'harbor') return undefined;
     const cred = await rt.credentials.lookup(reg.host);
-    return reg.kind === 'quay' ? quayTagDeleter(reg.url, cred) : harborTagDeleter(reg.url, cred);
+    // The registry's own transport: its CA bundle and `insecure` setting apply to its REST API too.
+    const transport = rt.pool.get(reg.host).transport;
+    return reg.kind === 'quay' ? quayTagDeleter(reg.url, cred, transport) : harborTagDeleter(reg.url, cred, transport);
   })();
 }
 

@@ -8,16 +8,10 @@ import { SluiceError } from '../errors.ts';
 import { isEncryptedPrivateKeyPem, importPrivateKeyPem, readKeyFile, type Password } from './keys.ts';
 import { buildPayload, type PayloadInput } from './payload.ts';
 import { resolveSigningPassword, type PasswordOptions } from './password.ts';
-import {
-  VaultTransitSigner,
-  parseVaultKeyRef,
-  vaultOptionsFromEnv,
-  type FetchLike,
-  type VaultOptions,
-} from './vault.ts';
+import { VaultTransitSigner, parseVaultKeyRef, vaultOptionsFromEnv, type VaultOptions } from './vault.ts';
 
-export { VaultTransitSigner, parseVaultKeyRef, vaultOptionsFromEnv, fetchTrustingCa } from './vault.ts';
-export type { FetchLike, VaultKeyRef, VaultKubernetesAuth, VaultOptions } from './vault.ts';
+export { VaultTransitSigner, parseVaultKeyRef, vaultOptionsFromEnv } from './vault.ts';
+export type { VaultKeyRef, VaultKubernetesAuth, VaultOptions } from './vault.ts';
 export { resolveSigningPassword, PASSWORD_ENV_VARS } from './password.ts';
 export type { PasswordOptions, PromptInput } from './password.ts';
 
@@ -73,8 +67,6 @@ export interface KeyRefOptions {
   passwordOptions?: PasswordOptions;
   /** Vault settings; default from `env`. */
   vault?: VaultOptions;
-  /** HTTP client for Vault (tests). */
-  fetch?: FetchLike;
 }
 
 const OTHER_KMS = /^(awskms|gcpkms|azurekms|k8s|pkcs11|gitlab):/;
@@ -87,7 +79,6 @@ export async function parseKeyRef(ref: string, options: KeyRefOptions = {}): Pro
   const env = options.env ?? process.env;
   if (ref.startsWith('vault://') || ref.startsWith('hashivault://')) {
     const vault = { ...(options.vault ?? vaultOptionsFromEnv(env)) };
-    if (options.fetch) vault.fetch = options.fetch;
     return new VaultTransitSigner(parseVaultKeyRef(ref, env), vault);
   }
   if (OTHER_KMS.test(ref)) {

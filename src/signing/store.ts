@@ -15,6 +15,7 @@
  * once, and every later request names the digest or a tag derived from it.
  */
 import { SluiceError } from '../errors.ts';
+import { sleep } from '../http/index.ts';
 import type { RegistryClient } from '../oci/client.ts';
 import { cosignTag, signatureConfig, signatureManifest } from '../oci/cosign.ts';
 import { digestOf } from '../oci/digest.ts';
@@ -150,8 +151,6 @@ export interface AppendResult {
 
 const TRANSIENT_PUT_CODES: readonly string[] = ['DIGEST_INVALID', 'MANIFEST_BLOB_UNKNOWN', 'BLOB_UNKNOWN'];
 
-const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
-
 /**
  * Appends signature layers to the `.sig` manifest of `digest`: read, merge, write, confirm.
  *
@@ -176,7 +175,7 @@ export async function appendSignatureLayers(
   const ctx = { registry: client.registry, repository, digest, reference: tag };
   for (let attempt = 1; attempt <= maxAttempts; attempt++) {
     // Full-jitter exponential backoff: writers that collided spread out instead of colliding again.
-    if (attempt > 1) await sleep(Math.random() * Math.min(1000, 50 * 2 ** (attempt - 1)));
+    if (attempt > 1) await sleep(Math.random() * Math.min(1000, 50 * 2 ** (attempt - 1)), options.signal);
     for (const blob of options.blobs ?? []) await client.pushBlobBytes(repository, blob, options.signal);
     const head = await client.headManifest(repository, tag, options.signal);
     let existing: Descriptor[] = [];
@@ -229,7 +228,8 @@ export async function appendSignatureLayers(
     // A writer that read the old state landed its PUT within about one PUT round trip of its
     // last read, which came before our PUT: waiting a few of our own round trips (they grow
     // with the registry's load as theirs do) lets such a write arrive before we look.
-    if (settle > 0) await sleep(Math.max(settle, 3 * (performance.now() - putStarted)) + Math.random() * settle);
+    if (settle > 0)
+      await sleep(Math.max(settle, 3 * (performance.now() - putStarted)) + Math.random() * settle, options.signal);
     const after = await client.headManifest(repository, tag, options.signal);
     if (after?.digest === put.digest) {
       return {

@@ -13,15 +13,11 @@
  * and Vault's own error text, scrubbed of both.
  */
 import { verify as cryptoVerify, createPublicKey, type KeyObject } from 'node:crypto';
-import https from 'node:https';
-import { isIP } from 'node:net';
-import { rootCertificates } from 'node:tls';
 import { SluiceError } from '../errors.ts';
+import { OutboundClient, isLoopbackHostname, isHttpFailure } from '../http/index.ts';
 import { MAX_CERTIFICATE_FILE_BYTES, readInputText } from '../files.ts';
 import { decodeBase64Strict, derSignatureProblem, isP256 } from './encoding.ts';
 import type { Signer } from './signer.ts';
-
-export type FetchLike = (url: string, init: RequestInit) => Promise<Response>;
 
 export interface VaultKubernetesAuth {
   role: string;
@@ -41,8 +37,6 @@ export interface VaultOptions {
   /** `VAULT_CACERT`: PEM file of the CA that issued Vault's certificate. */
   caCertFile?: string;
   kubernetes?: VaultKubernetesAuth;
-  /** HTTP client; defaults to global fetch, or an https client trusting `caCertFile`. */
-  fetch?: FetchLike;
   timeoutMs?: number;
 }
 
@@ -137,7 +131,7 @@ function vaultBase(address: string | undefined): URL {
   if (url.protocol !== 'https:' && url.protocol !== 'http:') {
     throw new SluiceError('VAULT_ADDRESS_INVALID', 'invalid-input', `VAULT_ADDR "${url.origin}" must be an https URL`);
   }
-  if (url.protocol === 'http:' && !isLoopback(url.hostname)) {
+  if (url.protocol === 'http:' && !isLoopbackHostname(url.hostname)) {
     throw new SluiceError(
       'VAULT_INSECURE',
       'invalid-input',
@@ -149,57 +143,6 @@ function vaultBase(address: string | undefined): URL {
   return url;
 }
 
-function isLoopback(host: string): boolean {
-  const h = host.replace(/^\[|\]$/g, '');
-  if (h === 'localhost' || h === '::1') return true;
-  return isIP(h) === 4 && h.startsWith('127.');
-}
-
-/** A fetch over node:https trusting the system roots plus `caPem` (global fetch cannot take a CA per request). */
-export function fetchTrustingCa(caPem: string): FetchLike {
-  const agent = new https.Agent({ ca: [...rootCertificates, caPem], keepAlive: false });
-  return (url, init) =>
-    new Promise<Response>((resolve, reject) => {
-      const u = new URL(url);
-      if (u.protocol !== 'https:') {
-        fetch(url, init).then(resolve, reject);
-        return;
-      }
-      const req = https.request(
-        u,
-        {
-          method: init.method ?? 'GET',
-          headers: init.headers as Record<string, string>,
-          agent,
-          signal: init.signal ?? undefined,
-        },
-        (res) => {
-          const chunks: Buffer[] = [];
-          let total = 0;
-          res.on('data', (c: Buffer) => {
-            total += c.length;
-            if (total > MAX_RESPONSE_BYTES)
-              res.destroy(Object.assign(new Error('response too large'), { code: 'ERESPONSETOOLARGE' }));
-            else chunks.push(c);
-          });
-          res.on('error', reject);
-          res.on('end', () => {
-            const status = res.statusCode ?? 502;
-            const headers = new Headers();
-            for (const [k, v] of Object.entries(res.headers)) {
-              if (typeof v === 'string') headers.set(k, v);
-              else if (Array.isArray(v)) for (const x of v) headers.append(k, x);
-            }
-            const nullBody = status === 204 || status === 304;
-            resolve(new Response(nullBody ? null : Buffer.concat(chunks), { status, headers }));
-          });
-        },
-      );
-      req.on('error', reject);
-      req.end(typeof init.body === 'string' ? init.body : undefined);
-    });
-}
-
 type Json = Record<string, unknown>;
 
 /** The HTTP side: one Vault server, one identity. */
@@ -207,7 +150,7 @@ class VaultClient {
   private readonly base: URL;
   private readonly options: VaultOptions;
   private readonly timeoutMs: number;
-  private fetchFn: FetchLike | undefined;
+  private client: Promise<OutboundClient> | undefined;
   private token: string | undefined;
   private jwt: string | undefined;
 
@@ -332,24 +275,24 @@ class VaultClient {
     if (token !== undefined) headers['x-vault-token'] = token;
     if (this.options.namespace) headers['x-vault-namespace'] = this.options.namespace;
     const context = { operation, vaultAddress: this.base.origin };
-    const fetchFn = await this.fetcher();
-    let res: Response;
+    const client = await this.outbound();
+    let res;
     try {
-      res = await fetchFn(url, {
+      // Redirects are not followed: one would carry the token to wherever Location points;
+      // Vault standbys forward requests themselves, so a redirect means a misconfigured address.
+      res = await client.request({
         method,
+        url,
         headers,
         body: body === undefined ? undefined : JSON.stringify(body),
-        // A redirect would carry the token to wherever Location points; Vault standbys
-        // forward requests themselves, so a redirect here means a misconfigured address.
-        redirect: 'manual',
-        signal: AbortSignal.timeout(this.timeoutMs),
+        timeoutMs: this.timeoutMs,
+        maxResponseBytes: MAX_RESPONSE_BYTES,
       });
     } catch (err) {
       throw this.networkError(err, operation);
     }
     if (res.status >= 300 && res.status < 400) {
-      const location = res.headers.get('location') ?? '?';
-      await res.body?.cancel();
+      const location = res.header('location') ?? '?';
       throw new SluiceError(
         'VAULT_REDIRECT_REFUSED',
         'unavailable',
@@ -357,7 +300,7 @@ class VaultClient {
         { ...context, httpStatus: res.status },
       );
     }
-    const text = await readLimited(res, operation);
+    const text = res.text();
     if (res.status < 200 || res.status >= 300) throw this.httpError(res.status, text, operation, context);
     if (text.trim() === '') return {};
     let doc: unknown;
@@ -385,25 +328,25 @@ class VaultClient {
     return json;
   }
 
-  private async fetcher(): Promise<FetchLike> {
-    if (this.fetchFn) return this.fetchFn;
-    if (this.options.fetch) {
-      this.fetchFn = this.options.fetch;
-    } else if (this.options.caCertFile) {
-      const file = this.options.caCertFile;
-      const pem = await readInputText(file, {
-        what: 'VAULT_CACERT',
-        limit: MAX_CERTIFICATE_FILE_BYTES,
-        unreadable: (errno) =>
-          new SluiceError('VAULT_CACERT_UNREADABLE', 'invalid-input', `cannot read VAULT_CACERT ${file}: ${errno}`, {
-            location: file,
-          }),
-      });
-      this.fetchFn = fetchTrustingCa(pem);
-    } else {
-      this.fetchFn = (url, init) => fetch(url, init);
-    }
-    return this.fetchFn;
+  /** The server's client, trusting VAULT_CACERT when it is set (read once). */
+  private outbound(): Promise<OutboundClient> {
+    const file = this.options.caCertFile;
+    if (!file) return (this.client ??= Promise.resolve(new OutboundClient()));
+    this.client ??= readInputText(file, {
+      what: 'VAULT_CACERT',
+      limit: MAX_CERTIFICATE_FILE_BYTES,
+      unreadable: (errno) =>
+        new SluiceError('VAULT_CACERT_UNREADABLE', 'invalid-input', `cannot read VAULT_CACERT ${file}: ${errno}`, {
+          location: file,
+        }),
+    }).then(
+      (caPem) => new OutboundClient({ caPem }),
+      (err: unknown) => {
+        this.client = undefined;
+        throw err;
+      },
+    );
+    return this.client;
   }
 
   private httpError(status: number, text: string, operation: string, context: Record<string, unknown>): SluiceError {
@@ -432,10 +375,10 @@ class VaultClient {
   }
 
   private networkError(err: unknown, operation: string): SluiceError {
-    const e = err as { name?: string; code?: string; message?: string; cause?: { code?: string; message?: string } };
-    const code = e.cause?.code ?? e.code ?? '';
     const context = { operation, vaultAddress: this.base.origin };
-    if (e.name === 'TimeoutError' || e.name === 'AbortError') {
+    const kind = isHttpFailure(err) ? err.kind : 'network';
+    const code = isHttpFailure(err) ? err.code : undefined;
+    if (kind === 'timeout' || kind === 'connect-timeout' || kind === 'aborted') {
       return new SluiceError(
         'VAULT_UNREACHABLE',
         'unavailable',
@@ -443,7 +386,15 @@ class VaultClient {
         context,
       );
     }
-    if (/CERT|SELF_SIGNED|UNABLE_TO_VERIFY|UNABLE_TO_GET_ISSUER/.test(code)) {
+    if (kind === 'too-large') {
+      return new SluiceError(
+        'VAULT_RESPONSE_INVALID',
+        'integrity',
+        `Vault ${operation} answered more than ${MAX_RESPONSE_BYTES} bytes`,
+        context,
+      );
+    }
+    if (kind === 'tls-untrusted') {
       return new SluiceError(
         'VAULT_TLS_UNTRUSTED',
         'unavailable',
@@ -451,7 +402,7 @@ class VaultClient {
         context,
       );
     }
-    const why = this.redact(code || e.cause?.message || e.message || String(err));
+    const why = this.redact(code ?? (err instanceof Error ? err.message : String(err)));
     return new SluiceError(
       'VAULT_UNREACHABLE',
       'unavailable',
@@ -459,33 +410,6 @@ class VaultClient {
       context,
     );
   }
-}
-
-async function readLimited(res: Response, operation: string): Promise<string> {
-  const declared = Number(res.headers.get('content-length'));
-  if (Number.isFinite(declared) && declared > MAX_RESPONSE_BYTES) {
-    await res.body?.cancel();
-    throw new SluiceError(
-      'VAULT_RESPONSE_INVALID',
-      'integrity',
-      `Vault ${operation} answered ${declared} bytes, over the ${MAX_RESPONSE_BYTES}-byte limit`,
-    );
-  }
-  if (!res.body) return '';
-  const chunks: Uint8Array[] = [];
-  let total = 0;
-  for await (const chunk of res.body as AsyncIterable<Uint8Array>) {
-    total += chunk.byteLength;
-    if (total > MAX_RESPONSE_BYTES) {
-      throw new SluiceError(
-        'VAULT_RESPONSE_INVALID',
-        'integrity',
-        `Vault ${operation} answered more than ${MAX_RESPONSE_BYTES} bytes`,
-      );
-    }
-    chunks.push(chunk);
-  }
-  return Buffer.concat(chunks).toString('utf8');
 }
 
 interface TransitKey {
