@@ -150,6 +150,7 @@ export const ERROR_CODES = {
   ROLLBACK_TARGET_HELD: { category: 'conflict', summary: 'the previous digest is under a hold' },
   ROUTE_NOT_FOUND: { category: 'not-found', summary: 'no such route; see the OpenAPI document' },
   SCAN_EVIDENCE_INCOMPLETE: { category: 'invalid-input', summary: 'scan evidence needs a report file' },
+  SCAN_FAILED: { category: 'unavailable', summary: 'the scanner could not produce a report' },
   SCAN_REPORT_INVALID: {
     category: 'invalid-input',
     summary: 'a scan report is not valid JSON or not in a format it claims',
