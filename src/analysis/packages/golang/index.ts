@@ -14,14 +14,23 @@
  */
 import type { EntryInfo, InstalledPackage, PackageReader, ReadContext } from '../../model.ts';
 import { drain, malformed, purlOf } from '../common.ts';
-import { BUILDINFO_MAGIC, type GoModule, MAX_BUILDINFO_BYTES, decodeBuildInfo, parseModinfo, stdlibVersion } from './buildinfo.ts';
+import {
+  BUILDINFO_MAGIC,
+  type GoModule,
+  MAX_BUILDINFO_BYTES,
+  decodeBuildInfo,
+  parseModinfo,
+  stdlibVersion,
+} from './buildinfo.ts';
 
 export { decodeBuildInfo, parseModinfo, stdlibVersion, type GoBuildInfo, type GoModule } from './buildinfo.ts';
 
 const ELF_MAGIC = Buffer.from([0x7f, 0x45, 0x4c, 0x46]);
 
 /** Finds the build info in a stream, holding a bounded window; drains the stream either way. */
-async function findBuildInfo(body: AsyncIterable<Buffer>): Promise<ReturnType<typeof decodeBuildInfo> | 'not-elf' | 'none'> {
+async function findBuildInfo(
+  body: AsyncIterable<Buffer>,
+): Promise<ReturnType<typeof decodeBuildInfo> | 'not-elf' | 'none'> {
   const it = body[Symbol.asyncIterator]();
   let head = Buffer.alloc(0);
   let window = Buffer.alloc(0);
@@ -50,7 +59,9 @@ async function findBuildInfo(body: AsyncIterable<Buffer>): Promise<ReturnType<ty
       const decoded = decodeBuildInfo(found.subarray(0, MAX_BUILDINFO_BYTES * 2 + 64));
       if (decoded.kind !== 'incomplete' || found.length > MAX_BUILDINFO_BYTES * 2 + 64) {
         await drain(it);
-        return decoded.kind === 'incomplete' ? { kind: 'malformed', reason: 'build info larger than the limit' } : decoded;
+        return decoded.kind === 'incomplete'
+          ? { kind: 'malformed', reason: 'build info larger than the limit' }
+          : decoded;
       }
     }
   } finally {
@@ -105,12 +116,21 @@ export const golangReader: PackageReader = {
     for (const mod of modules) {
       if (!mod.version) continue; // a replacement by a local directory: nothing to match
       const purl = modulePurl(mod, entry, ctx);
-      if (purl) out.push({ ecosystem: 'golang', name: mod.path, version: mod.version, purl, path: entry.path, layer: entry.layer });
+      if (purl)
+        out.push({
+          ecosystem: 'golang',
+          name: mod.path,
+          version: mod.version,
+          purl,
+          path: entry.path,
+          layer: entry.layer,
+        });
     }
     const stdlib = stdlibVersion(info.goVersion);
     if (stdlib) {
       const purl = modulePurl({ path: 'stdlib', version: stdlib }, entry, ctx);
-      if (purl) out.push({ ecosystem: 'golang', name: 'stdlib', version: stdlib, purl, path: entry.path, layer: entry.layer });
+      if (purl)
+        out.push({ ecosystem: 'golang', name: 'stdlib', version: stdlib, purl, path: entry.path, layer: entry.layer });
     }
     return out;
   },

@@ -15,7 +15,13 @@ import type { EntryInfo, InstalledPackage, LayerFile, PackageReader, ReadContext
 import { decodeText, drain, purlOf, sortedFiles } from '../common.ts';
 import { parsePomProperties } from './parse.ts';
 
-export { coordinatesFromManifest, parseManifest, parsePomProperties, parseProperties, type MavenCoordinates } from './parse.ts';
+export {
+  coordinatesFromManifest,
+  parseManifest,
+  parsePomProperties,
+  parseProperties,
+  type MavenCoordinates,
+} from './parse.ts';
 
 const POM_PROPERTIES = /(^|\/)META-INF\/maven\/[^/]+\/[^/]+\/pom\.properties$/;
 const ARCHIVE = /\.(jar|war|ear)$/i;

@@ -64,7 +64,8 @@ export function parseManifest(text: string): Map<string, string> {
  * reliably, so the group is left to what `Implementation-Vendor-Id` says.
  */
 export function coordinatesFromManifest(manifest: ReadonlyMap<string, string>): MavenCoordinates | undefined {
-  const groupId = manifest.get('Implementation-Vendor-Id') ?? manifest.get('Automatic-Module-Name')?.replace(/\.[^.]+$/, '');
+  const groupId =
+    manifest.get('Implementation-Vendor-Id') ?? manifest.get('Automatic-Module-Name')?.replace(/\.[^.]+$/, '');
   const artifactId = manifest.get('Implementation-Title')?.trim();
   const version = manifest.get('Implementation-Version') ?? manifest.get('Bundle-Version');
   if (!groupId || !artifactId || !version || /\s/.test(artifactId)) return undefined;

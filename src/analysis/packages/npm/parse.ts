@@ -77,7 +77,9 @@ export function parsePackageLock(text: string, entry: EntryInfo, ctx: ReadContex
       const name = typeof value.name === 'string' ? value.name : nameFromLocation(location);
       const version = value.version;
       if (!name || typeof version !== 'string' || !NAME.test(name)) {
-        ctx.note(malformed(entry, 1, `lock entry ${JSON.stringify(location.slice(0, 200))} has no usable name and version`));
+        ctx.note(
+          malformed(entry, 1, `lock entry ${JSON.stringify(location.slice(0, 200))} has no usable name and version`),
+        );
         continue;
       }
       out.push({ name, version, licenses: licensesOf(value), location });

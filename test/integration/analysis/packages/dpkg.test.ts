@@ -32,7 +32,12 @@ describe('dpkg reader against dpkg-query', () => {
     }
     const osFile = await readFile(path.join(root, 'usr/lib/os-release'));
     const os = osReleaseReader.read(
-      new Map([['usr/lib/os-release', { path: 'usr/lib/os-release', size: osFile.length, mode: 0o644, layer: TREE_LAYER, content: osFile }]]),
+      new Map([
+        [
+          'usr/lib/os-release',
+          { path: 'usr/lib/os-release', size: osFile.length, mode: 0o644, layer: TREE_LAYER, content: osFile },
+        ],
+      ]),
       { note: () => assert.fail('no note expected') },
     );
     assert.equal(os?.id, 'debian');
@@ -41,9 +46,7 @@ describe('dpkg reader against dpkg-query', () => {
     assert.deepEqual(notes, []);
     const expected = await dpkgQuery(path.join(root, 'var/lib/dpkg'));
     assert.ok(expected.length > 50, `only ${expected.length} packages from dpkg-query`);
-    const actual = packages
-      .map((p) => `${p.name} ${p.version} ${p.source?.name} ${p.source?.version}`)
-      .sort();
+    const actual = packages.map((p) => `${p.name} ${p.version} ${p.source?.name} ${p.source?.version}`).sort();
     assert.deepEqual(actual, expected);
     const libc = packages.find((p) => p.name === 'libc6');
     assert.ok(libc, 'libc6 is in every Debian');
@@ -55,7 +58,8 @@ describe('dpkg reader against dpkg-query', () => {
     const { packages, notes } = await readFiles(dpkgReader, {
       'var/lib/dpkg/status.d/base-files': 'Package: base-files\nVersion: 12.4+deb12u5\nArchitecture: amd64\n',
       'var/lib/dpkg/status.d/base-files.md5sums': 'd41d8cd98f00b204e9800998ecf8427e  etc/issue\n',
-      'var/lib/dpkg/status.d/libssl3': 'Package: libssl3\nSource: openssl (3.0.13-1~deb12u1)\nVersion: 3.0.13-1~deb12u1\n',
+      'var/lib/dpkg/status.d/libssl3':
+        'Package: libssl3\nSource: openssl (3.0.13-1~deb12u1)\nVersion: 3.0.13-1~deb12u1\n',
       'var/lib/dpkg/status': [
         'Package: gone',
         'Status: deinstall ok config-files',

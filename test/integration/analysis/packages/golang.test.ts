@@ -53,17 +53,31 @@ describe('Go build info reader against go version -m', () => {
     const header = Buffer.concat([magic, Buffer.from([8, 2]), Buffer.alloc(16)]);
     const elf = Buffer.concat([Buffer.from([0x7f, 0x45, 0x4c, 0x46]), Buffer.alloc(70_000)]);
     const modinfo = `${'0'.repeat(16)}path\tx\nmod\texample.com/app\tv1.2.3\th1:x\n${'0'.repeat(16)}`;
-    const good = Buffer.concat([elf, header, Buffer.from([8]), Buffer.from('go1.22.5'), Buffer.from([modinfo.length]), Buffer.from(modinfo)]);
+    const good = Buffer.concat([
+      elf,
+      header,
+      Buffer.from([8]),
+      Buffer.from('go1.22.5'),
+      Buffer.from([modinfo.length]),
+      Buffer.from(modinfo),
+    ]);
     const truncated = Buffer.concat([elf, header, Buffer.from([8]), Buffer.from('go1.2')]);
     const huge = Buffer.concat([elf, header, Buffer.from([0xff, 0xff, 0xff, 0x7f]), Buffer.alloc(100)]);
-    const { packages, notes } = await readFiles(golangReader, { 'app/good': good, 'app/truncated': truncated, 'app/huge': huge });
+    const { packages, notes } = await readFiles(golangReader, {
+      'app/good': good,
+      'app/truncated': truncated,
+      'app/huge': huge,
+    });
     assert.deepEqual(
       packages.map((p) => p.purl),
       ['pkg:golang/example.com/app@v1.2.3', 'pkg:golang/stdlib@v1.22.5'],
     );
     assert.deepEqual(
       notes.map((n) => n.message),
-      ['app/huge:1: Go build info: a 268435455-byte string', 'app/truncated:1: Go build info: the file ends inside the build info'],
+      [
+        'app/huge:1: Go build info: a 268435455-byte string',
+        'app/truncated:1: Go build info: the file ends inside the build info',
+      ],
     );
   });
 });

@@ -19,7 +19,10 @@ async function installedApp(): Promise<string> {
   const staging = path.join(TEST_CACHE_DIR, `npm-app-v1.tmp-${process.pid}-${randomUUID()}`);
   try {
     await cp(FIXTURE, path.join(staging, 'app'), { recursive: true });
-    await run('npm', ['ci', '--ignore-scripts', '--no-audit', '--no-fund'], { cwd: path.join(staging, 'app'), timeoutMs: 300_000 });
+    await run('npm', ['ci', '--ignore-scripts', '--no-audit', '--no-fund'], {
+      cwd: path.join(staging, 'app'),
+      timeoutMs: 300_000,
+    });
     await writeFile(path.join(staging, 'complete'), new Date().toISOString());
     await rename(staging, final);
   } catch (error) {
@@ -45,7 +48,9 @@ function flatten(deps: Record<string, NpmLsNode> | undefined, out: Set<string>):
 describe('npm reader against npm ls', () => {
   it('reports every installed package of an npm ci’d application, nested ones too, and ignores the lock file beside them', async () => {
     const app = await installedApp();
-    const ls = JSON.parse((await run('npm', ['ls', '--all', '--json'], { cwd: app })).stdout.toString('utf8')) as NpmLsNode;
+    const ls = JSON.parse(
+      (await run('npm', ['ls', '--all', '--json'], { cwd: app })).stdout.toString('utf8'),
+    ) as NpmLsNode;
     const expected = [...flatten(ls.dependencies, new Set())].sort();
     assert.ok(expected.includes('ms@2.0.0') && expected.includes('ms@2.1.3'), expected.join(' '));
     const { packages, notes } = await readTree(npmReader, path.dirname(app), { under: [path.basename(app)] });
@@ -58,7 +63,9 @@ describe('npm reader against npm ls', () => {
 
   it('reads the lock file of an application whose node_modules is not in the image', async () => {
     const app = await installedApp();
-    const { packages, notes } = await readTree(npmReader, path.dirname(app), { under: [`${path.basename(app)}/package-lock.json`] });
+    const { packages, notes } = await readTree(npmReader, path.dirname(app), {
+      under: [`${path.basename(app)}/package-lock.json`],
+    });
     assert.deepEqual(notes, []);
     assert.deepEqual(packages.map((p) => `${p.name}@${p.version}`).sort(), [
       '@types/ms@0.7.31',
@@ -83,6 +90,9 @@ describe('npm reader against npm ls', () => {
     );
     assert.equal(notes.length, 2);
     assert.match(notes[0]!.message, /^srv\/node_modules\/bad\/package\.json:1: not JSON/);
-    assert.match(notes[1]!.message, /^srv\/node_modules\/evil\/package\.json:1: package name "..\/..\/etc" is not an npm name$/);
+    assert.match(
+      notes[1]!.message,
+      /^srv\/node_modules\/evil\/package\.json:1: package name "..\/..\/etc" is not an npm name$/,
+    );
   });
 });

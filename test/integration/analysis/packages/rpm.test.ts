@@ -48,7 +48,13 @@ describe('rpm reader against rpm -qa', () => {
     const rpms = [await buildRpm('sluice-hello', '1.2.3', '4.el9', 2), await buildRpm('sluice-world', '0.1', '1')];
     await run('rpm', ['--dbpath', dbpath, '-i', '--nodeps', '--justdb', '--ignoreos', ...rpms]);
     const expected = (
-      await run('rpm', ['-qa', '--dbpath', dbpath, '--qf', '%{NAME} %|EPOCH?{%{EPOCH}:}:{}|%{VERSION}-%{RELEASE} %{SOURCERPM} %{ARCH}\n'])
+      await run('rpm', [
+        '-qa',
+        '--dbpath',
+        dbpath,
+        '--qf',
+        '%{NAME} %|EPOCH?{%{EPOCH}:}:{}|%{VERSION}-%{RELEASE} %{SOURCERPM} %{ARCH}\n',
+      ])
     ).stdout
       .toString('utf8')
       .trim()
@@ -63,13 +69,10 @@ describe('rpm reader against rpm -qa', () => {
       packages.map((p) => `${p.name} ${p.version} ${p.source?.name}-${p.source?.version}.src.rpm ${p.arch}`).sort(),
       expected,
     );
-    assert.deepEqual(
-      packages.map((p) => p.purl).sort(),
-      [
-        'pkg:rpm/rhel/sluice-hello@1.2.3-4.el9?arch=noarch&distro=rhel-9.4&epoch=2',
-        'pkg:rpm/rhel/sluice-world@0.1-1?arch=noarch&distro=rhel-9.4',
-      ],
-    );
+    assert.deepEqual(packages.map((p) => p.purl).sort(), [
+      'pkg:rpm/rhel/sluice-hello@1.2.3-4.el9?arch=noarch&distro=rhel-9.4&epoch=2',
+      'pkg:rpm/rhel/sluice-world@0.1-1?arch=noarch&distro=rhel-9.4',
+    ]);
   });
 
   it('says a Berkeley DB or NDB database is not read, and names a database that is not SQLite', async () => {
@@ -93,7 +96,15 @@ describe('rpm reader against rpm -qa', () => {
     const dbpath = path.join(root, 'var/lib/rpm');
     await mkdir(dbpath, { recursive: true });
     await run('rpm', ['--dbpath', dbpath, '--initdb']);
-    await run('rpm', ['--dbpath', dbpath, '-i', '--nodeps', '--justdb', '--ignoreos', await buildRpm('sluice-ok', '1', '1')]);
+    await run('rpm', [
+      '--dbpath',
+      dbpath,
+      '-i',
+      '--nodeps',
+      '--justdb',
+      '--ignoreos',
+      await buildRpm('sluice-ok', '1', '1'),
+    ]);
     const db = new DatabaseSync(path.join(dbpath, 'rpmdb.sqlite'));
     const lying = Buffer.alloc(64);
     lying.writeUInt32BE(3, 0); // three index entries...
