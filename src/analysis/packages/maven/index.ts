@@ -9,7 +9,7 @@
  * zip reader (a well-kept library such as yauzl; none is a dependency yet). Each archive met is
  * reported in a note, so the blind spot is visible in the result.
  *
- * Check it against: the archive's own `META-INF/maven/**​/pom.properties` (`unzip -p`).
+ * Check it against: the archive's own `META-INF/maven/<groupId>/<artifactId>/pom.properties` (`unzip -p`).
  */
 import type { EntryInfo, InstalledPackage, LayerFile, PackageReader, ReadContext } from '../../model.ts';
 import { decodeText, drain, purlOf, sortedFiles } from '../common.ts';
