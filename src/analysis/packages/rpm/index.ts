@@ -14,7 +14,7 @@
  */
 import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import type { EntryInfo, InstalledPackage, LayerFile, PackageReader, ReadContext } from '../../model.ts';
+import type { AnalysisNote, EntryInfo, InstalledPackage, LayerFile, PackageReader, ReadContext } from '../../model.ts';
 import { distroQualifier, drain, malformed, purlOf } from '../common.ts';
 import { RpmHeaderError, parseRpmHeader, parseSourceRpm } from './header.ts';
 
@@ -45,6 +45,16 @@ function isUnsupportedDb(entry: EntryInfo): boolean {
   return where !== undefined && (where.base === 'Packages' || where.base === 'Packages.db');
 }
 
+/** rpmdb has no lines: the package's row (`hnum`, what `rpm -q --qf '%{DBINSTANCE}'` shows) is the place to look. */
+function badRow(db: LayerFile, hnum: unknown, what: string): AnalysisNote {
+  return {
+    code: 'PACKAGE_RECORD_MALFORMED',
+    message: `${db.path}: package row ${String(hnum)}: ${what}`,
+    path: db.path,
+    layer: db.layer,
+  };
+}
+
 async function readDatabase(db: LayerFile, wal: LayerFile | undefined, ctx: ReadContext): Promise<InstalledPackage[]> {
   const { DatabaseSync } = await import('node:sqlite');
   const dir = await ctx.tempDir();
@@ -61,7 +71,9 @@ async function readDatabase(db: LayerFile, wal: LayerFile | undefined, ctx: Read
   }
   const out: InstalledPackage[] = [];
   try {
-    // A hostile database must not run code through its schema (views, triggers, functions).
+    // A hostile database must not run code through its schema (views, triggers, functions) nor
+    // corrupt memory through deliberately inconsistent pages (SQLite's defensive mode).
+    database.enableDefensive(true);
     database.exec('PRAGMA trusted_schema = OFF');
     const rows = database.prepare(`SELECT hnum, blob FROM Packages ORDER BY hnum LIMIT ${MAX_PACKAGES + 1}`).iterate();
     for (const row of rows) {
@@ -71,7 +83,7 @@ async function readDatabase(db: LayerFile, wal: LayerFile | undefined, ctx: Read
       }
       const { hnum, blob } = row as { hnum: unknown; blob: unknown };
       if (!(blob instanceof Uint8Array)) {
-        ctx.note(malformed(db, Number(hnum), 'package row without a header blob'));
+        ctx.note(badRow(db, hnum, 'no header blob'));
         continue;
       }
       let header;
@@ -79,8 +91,7 @@ async function readDatabase(db: LayerFile, wal: LayerFile | undefined, ctx: Read
         header = parseRpmHeader(blob);
       } catch (err) {
         if (!(err instanceof RpmHeaderError)) throw err;
-        // rpmdb has no lines; the row number (hnum) is the place to look.
-        ctx.note(malformed(db, Number(hnum), `rpm header: ${err.message}`));
+        ctx.note(badRow(db, hnum, `rpm header: ${err.message}`));
         continue;
       }
       const version = `${header.version}-${header.release}`;

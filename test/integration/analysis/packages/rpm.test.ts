@@ -120,8 +120,8 @@ describe('rpm reader against rpm -qa', () => {
     assert.deepEqual(
       notes.map((n) => n.message),
       [
-        'var/lib/rpm/rpmdb.sqlite:1000: rpm header: 2147483647 bytes of data',
-        'var/lib/rpm/rpmdb.sqlite:1001: rpm header: blob shorter than a header preamble',
+        'var/lib/rpm/rpmdb.sqlite: package row 1000: rpm header: 2147483647 bytes of data',
+        'var/lib/rpm/rpmdb.sqlite: package row 1001: rpm header: blob shorter than a header preamble',
       ],
     );
   });
