@@ -3,10 +3,10 @@
  * to re-verify the chain, see docs/audit.md) or ArcSight CEF. Records are read a page at a
  * time and written with backpressure, so memory stays flat however long the log is.
  */
-import { readFileSync } from 'node:fs';
 import type { Writable } from 'node:stream';
 import { SluiceError } from '../errors.ts';
 import type { StoreHandle } from '../store/index.ts';
+import { VERSION } from '../version.ts';
 import { iterateAudit } from './log.ts';
 import type { AuditFilter } from './log.ts';
 import type { AuditRecord, AuditResult } from './record.ts';
@@ -16,23 +16,8 @@ export type AuditExportFormat = 'jsonl' | 'cef';
 export interface ExportOptions extends AuditFilter {
   /** Stop after this many records. */
   limit?: number;
-  /** Product version in the CEF header; default: package.json's. */
+  /** Product version in the CEF header; default: Sluice's own. */
   version?: string;
-}
-
-let packageVersion: string | undefined;
-function sluiceVersion(): string {
-  if (packageVersion === undefined) {
-    try {
-      const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as {
-        version?: unknown;
-      };
-      packageVersion = typeof pkg.version === 'string' ? pkg.version : '0.0.0';
-    } catch {
-      packageVersion = '0.0.0';
-    }
-  }
-  return packageVersion;
 }
 
 /**
@@ -80,7 +65,7 @@ function truncate(s: string, max: number): string {
  * outcome (result), reason, cs1 repository, cs2 digest, cs3 tag, cs4 hash, cs5 prev hash,
  * cs6 details JSON; each csN with its csNLabel. Lengths are cut to the CEF dictionary's.
  */
-export function formatCef(r: AuditRecord, version: string = sluiceVersion()): string {
+export function formatCef(r: AuditRecord, version: string = VERSION): string {
   const header = [
     'CEF:0',
     cefHeaderEscape('Sluice'),
@@ -137,7 +122,7 @@ export async function exportAudit(
       `export format must be jsonl or cef, not ${String(format)}`,
     );
   }
-  const version = options.version ?? sluiceVersion();
+  const version = options.version ?? VERSION;
   const line = format === 'jsonl' ? formatJsonl : (r: AuditRecord) => formatCef(r, version);
   let count = 0;
   for await (const record of iterateAudit(store, options)) {

@@ -3,10 +3,9 @@ import { Command, CommanderError, Option } from 'commander';
 import type { SluiceError } from '../errors.ts';
 import { asSluiceError, exitCodeFor } from '../errors.ts';
 import { excerpt } from '../text.ts';
+import { VERSION } from '../version.ts';
 import { CliContext } from './context.ts';
 import { OUTPUT_FORMATS, oneLine, stdio, terminalSafe, type Writer } from './output.ts';
-
-export const VERSION = '0.1.0';
 
 type Register = (program: Command, ctx: CliContext) => void;
 

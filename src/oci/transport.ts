@@ -13,6 +13,7 @@ import { SluiceError } from '../errors.ts';
 import { formatWait, isTlsTrustError, parseRetryAfter, readLimited, sleep } from '../http/index.ts';
 
 export { formatWait, isTlsProtocolError, parseRetryAfter } from '../http/index.ts';
+import { VERSION } from '../version.ts';
 
 // The CommonJS modules, not ESM imports: the ESM facade of node:http reads every export,
 // which loads its bundled fetch/WebSocket implementation (~20 ms of every CLI call).
@@ -226,7 +227,7 @@ export class HttpTransport {
     this.limiter = new Semaphore(concurrency);
     this.retry = { ...DEFAULT_RETRY, ...options.retry };
     this.idleTimeoutMs = options.idleTimeoutMs ?? 60_000;
-    this.userAgent = options.userAgent ?? 'sluice/0.1';
+    this.userAgent = options.userAgent ?? `sluice/${VERSION}`;
     this.onResponse = options.onResponse;
     this.onRetry = options.onRetry;
   }

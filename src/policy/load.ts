@@ -12,7 +12,7 @@ import { readInputText } from '../files.ts';
 import { formatProblem, type Problem } from './problems.ts';
 import { resolvePolicy } from './resolve.ts';
 import { BUILTIN_EVIDENCE_NAMES, DEFAULT_POLICY_FILE, POLICY_KIND, type LifecyclePolicy } from './schema.ts';
-import { kindOf, policyDocument } from './spec.ts';
+import { kindOf, policyDocument } from './spec/index.ts';
 import {
   Ctx,
   INVALID,

@@ -12,7 +12,7 @@ import {
   templateMatcher,
   type TemplatePart,
 } from './patterns.ts';
-import { DEFAULT_NOTICE_DAYS } from './spec.ts';
+import { DEFAULT_NOTICE_DAYS } from './spec/index.ts';
 import type {
   LifecyclePolicy,
   Registry,

@@ -27,7 +27,7 @@ import {
   type RawPolicy,
   type RawRules,
   type RawStage,
-} from './spec.ts';
+} from './spec/index.ts';
 
 const DAY = 24 * 3_600_000;
 

@@ -2,7 +2,7 @@
  * The lifecycle policy as the rest of Sluice reads it: every default applied, every name
  * cross-checked, durations in milliseconds. Nothing here is optional unless "absent" means
  * something (no age limit, no DR replica). The YAML document that produces it is described
- * in docs/policy.md; `spec.ts` declares its shape.
+ * in docs/policy.md; `spec/` declares its shape.
  */
 
 export const API_VERSION = 'sluice.dev/v1alpha1';

@@ -345,15 +345,79 @@ export interface RepositoryWork {
   records: (ManifestRecord | undefined)[];
 }
 
+/**
+ * The decision for one repository, step by step: the graph of its manifests, the rule
+ * decision of every tag, the roots that stay and what they keep alive, tags reconciled with
+ * what the registry can delete, the rows, a safe deletion order and the fingerprint.
+ */
 export function planRepository(env: Env, repo: RepositoryInventory): RepositoryWork {
-  const { now } = env;
-  const rules = repo.rules;
-  const where = { registry: repo.registry, repository: repo.repository };
-  const incomplete = repo.incomplete;
+  const nodes = nodesOf(repo);
+  const graph = graphOf(env, nodes);
+  const facts: (DigestFacts | undefined)[] = new Array(nodes.n);
+  for (let i = 0; i < nodes.n; i++) facts[i] = env.factsOf(nodes.digests[i]!);
+  const ranks = versionRanks(env, nodes, graph);
+  const decisions = decideTagsByRule(env, repo, nodes, graph, ranks, facts);
+  const liveness = rootsOf(env, repo, nodes, graph, decisions, facts);
+  keepWhatRootsNeed(graph, liveness);
+  artifactTagsFollowSubject(nodes, graph, decisions, liveness.alive);
+  const why = new KeepReasons(env, repo, nodes, graph, liveness);
+  reconcileWithRegistry(env, repo, nodes, graph, decisions, liveness, why);
+  const deleted = tagDeletions(env, nodes, graph, decisions, liveness.alive);
+  const { rows: digestRows, manifestsDeleted } = digestRowsOf(
+    env,
+    repo,
+    nodes,
+    graph,
+    decisions,
+    liveness,
+    why,
+    deleted.perNode,
+  );
+  const tagRows = tagRowsOf(nodes, graph, decisions, digestRows);
+  const order = manifestsDeleted > 0 ? deletionOrder(env, nodes, graph, liveness.alive) : { manifests: [], after: [] };
+  addToFingerprint(env, repo, nodes, graph, decisions, digestRows);
 
-  // --- nodes: one per digest, in digest order -------------------------------------------
-  // Names and digests end up in URLs of delete requests and in the fingerprint: anything a
-  // registry could not have returned is refused here (see failure-modes 2.3).
+  const rules = repo.rules;
+  const plan: RepositoryPlan = {
+    registry: repo.registry,
+    repository: repo.repository,
+    team: repo.team,
+    stage: repo.stage,
+    catalog: repo.catalog,
+    tagDelete: repo.tagDelete,
+    mode: rules.mode,
+    noticeDays: rules.noticeDays,
+    schedule: rules.schedule,
+    trash: { enabled: rules.trash.enabled, window: rules.trash.window },
+    incomplete: repo.incomplete,
+    tags: tagRows,
+    digests: digestRows,
+    deletions: { tags: deleted.untagTags, manifests: order.manifests, after: order.after },
+    tagsDeleted: deleted.count,
+    manifestsDeleted,
+    bytesFreed: 0,
+  };
+  return { plan, rows: digestRows, records: nodes.records };
+}
+
+/** One node per digest, in digest order; tags in tag order. */
+interface Nodes {
+  tags: TagRecord[];
+  digests: string[];
+  /** Aligned with digests; undefined for a phantom (a tag's digest the manifest list lacks). */
+  records: (ManifestRecord | undefined)[];
+  id: Map<string, number>;
+  n: number;
+  /** Number of tags. */
+  T: number;
+}
+
+/**
+ * Names and digests end up in URLs of delete requests and in the fingerprint: anything a
+ * registry could not have returned is refused here (see failure-modes 2.3).
+ */
+function nodesOf(repo: RepositoryInventory): Nodes {
+  const where = { registry: repo.registry, repository: repo.repository };
   const tags: TagRecord[] = sortedBy(repo.tags, 'tag');
   for (let k = 0; k < tags.length; k++) {
     const t = tags[k]!;
@@ -388,12 +452,30 @@ export function planRepository(env: Env, repo: RepositoryInventory): RepositoryW
     id = new Map();
     for (let i = 0; i < digests.length; i++) id.set(digests[i]!, i);
   }
-  const n = digests.length;
-  const T = tags.length;
+  return { tags, digests, records, id, n: digests.length, T: tags.length };
+}
 
-  // --- edges, as compressed adjacency lists ---------------------------------------------
-  const tagNode = env.i32('tagNode', T);
+/** Tags, index children and subjects as compressed adjacency lists over node ids. */
+interface Graph {
+  tagNode: Int32Array;
   /** Artifact tags: the subject node, -1 when the subject is not in this repository. */
+  tagSubject: Int32Array;
+  /** The tags of node i are tagList[tagStart[i]] up to tagList[tagStart[i + 1]]. */
+  tagStart: Int32Array;
+  tagList: Int32Array;
+  /** Referrers whose subject is not here: never deleted (keep:subject-absent). */
+  subjectAbsent: Uint8Array;
+  /** Nodes that are artifacts of another node (by tag or by subject field). */
+  artifactSide: Uint8Array;
+  childrenOf: Adjacency;
+  parentsOf: Adjacency;
+  artifactsOf: Adjacency;
+  subjectsOf: Adjacency;
+}
+
+function graphOf(env: Env, nodes: Nodes): Graph {
+  const { tags, records, id, n, T } = nodes;
+  const tagNode = env.i32('tagNode', T);
   const tagSubject = env.i32('tagSubject', T, -1);
   const tagStart = env.i32('tagStart', n + 1);
   let links = 0;
@@ -437,7 +519,6 @@ export function planRepository(env: Env, repo: RepositoryInventory): RepositoryW
       linkSubject[le++] = tagSubject[k]!;
     }
   }
-  /** Referrers whose subject is not here: never deleted (keep:subject-absent). */
   const subjectAbsent = env.u8('subjectAbsent', n);
   const artifactSide = env.u8('artifactSide', n);
   for (let i = 0; i < n; i++) {
@@ -468,51 +549,83 @@ export function planRepository(env: Env, repo: RepositoryInventory): RepositoryW
     }
   }
   for (let e = 0; e < le; e++) artifactSide[linkArtifact[e]!] = 1;
-  const childrenOf = csr(env, 'children', n, edgeParent, edgeChild, ce);
-  const parentsOf = csr(env, 'parents', n, edgeChild, edgeParent, ce);
-  const artifactsOf = csr(env, 'artifacts', n, linkSubject, linkArtifact, le);
-  const subjectsOf = csr(env, 'subjects', n, linkArtifact, linkSubject, le);
+  return {
+    tagNode,
+    tagSubject,
+    tagStart,
+    tagList,
+    subjectAbsent,
+    artifactSide,
+    childrenOf: csr(env, 'children', n, edgeParent, edgeChild, ce),
+    parentsOf: csr(env, 'parents', n, edgeChild, edgeParent, ce),
+    artifactsOf: csr(env, 'artifacts', n, linkSubject, linkArtifact, le),
+    subjectsOf: csr(env, 'subjects', n, linkArtifact, linkSubject, le),
+  };
+}
 
-  // --- rule decision of every tag -------------------------------------------------------
+/**
+ * Keep-last ranks versions (digests with a version tag) by their newest version tag: push
+ * time, then version order (1.10.0 after 1.9.0: tags first seen by the same sync tie on
+ * time). Keys never grow when tags are deleted and the top N keep all their tags, so the
+ * ranking after applying the plan keeps the same N on top. 0 for a node without a version tag.
+ */
+function versionRanks(env: Env, nodes: Nodes, graph: Graph): Int32Array {
+  const { tags, T } = nodes;
+  const rank = env.i32('rank', nodes.n);
+  const versionTags: number[] = [];
+  for (let k = 0; k < T; k++) if (tags[k]!.kind === 'version') versionTags.push(k);
+  versionTags.sort(
+    (a, b) =>
+      tags[b]!.pushed - tags[a]!.pushed ||
+      compareVersions(tags[b]!.tag, tags[a]!.tag) ||
+      cmp(tags[a]!.tag, tags[b]!.tag),
+  );
+  let r = 0;
+  for (const k of versionTags) {
+    const node = graph.tagNode[k]!;
+    if (rank[node] === 0) rank[node] = ++r;
+  }
+  return rank;
+}
+
+/** The decision of every tag, aligned with Nodes.tags. 0 = not decided yet. */
+interface TagDecisions {
+  action: Uint8Array;
+  code: ReasonCode[];
+  /** With fmt: the sentence, see rows.ts. */
+  reason: string[];
+  fmt: Uint8Array & { [k: number]: Fmt };
+}
+
+const tagText = (d: TagDecisions, k: number): string => formatReason(d.fmt[k]!, d.reason[k]!);
+
+const incompleteText = (repo: RepositoryInventory): string => `inventory incomplete: ${repo.incomplete}`;
+
+/** What the retention rules say of each tag on its own; artifact tags are left to their subject. */
+function decideTagsByRule(
+  env: Env,
+  repo: RepositoryInventory,
+  nodes: Nodes,
+  graph: Graph,
+  rank: Int32Array,
+  facts: (DigestFacts | undefined)[],
+): TagDecisions {
+  const { now, texts } = env;
+  const { rules, incomplete } = repo;
+  const { tags, records, T } = nodes;
+  const { tagNode } = graph;
   const tagAction = env.u8('tagAction', T);
   const tagCode: ReasonCode[] = new Array<ReasonCode>(T);
-  /** With tagFmt: the sentence, see rows.ts. */
   const tagReason: string[] = new Array<string>(T);
-  const tagFmt = env.u8('tagFmt', T) as Uint8Array & { [k: number]: Fmt };
-  const tagText = (k: number) => formatReason(tagFmt[k]!, tagReason[k]!);
-
-  // Keep-last ranks versions (digests with a version tag) by their newest version tag: push
-  // time, then version order (1.10.0 after 1.9.0: tags first seen by the same sync tie on time). Keys never grow when tags are deleted and the top N keep all their
-  // tags, so the ranking after applying the plan keeps the same N on top.
-  const rank = env.i32('rank', n);
-  {
-    const versionTags: number[] = [];
-    for (let k = 0; k < T; k++) if (tags[k]!.kind === 'version') versionTags.push(k);
-    versionTags.sort(
-      (a, b) =>
-        tags[b]!.pushed - tags[a]!.pushed ||
-        compareVersions(tags[b]!.tag, tags[a]!.tag) ||
-        cmp(tags[a]!.tag, tags[b]!.tag),
-    );
-    let r = 0;
-    for (const k of versionTags) {
-      const node = tagNode[k]!;
-      if (rank[node] === 0) rank[node] = ++r;
-    }
-  }
+  const tagFmt = env.u8('tagFmt', T) as TagDecisions['fmt'];
   const keepCount = repo.catalog ? rules.catalogCap : rules.keepLast;
-  const texts = env.texts;
-
-  const nodeFacts: (DigestFacts | undefined)[] = new Array(n);
-  for (let i = 0; i < n; i++) nodeFacts[i] = env.factsOf(digests[i]!);
-
-  const incompleteText = `inventory incomplete: ${incomplete}`;
+  const incompleteReason = incompleteText(repo);
   for (let k = 0; k < T; k++) {
     const t = tags[k]!;
     if (incomplete !== undefined) {
       tagAction[k] = KEEP;
       tagCode[k] = 'keep:inventory-incomplete';
-      tagReason[k] = incompleteText;
+      tagReason[k] = incompleteReason;
       continue;
     }
     if (t.kind === 'env') {
@@ -573,7 +686,7 @@ export function planRepository(env: Env, repo: RepositoryInventory): RepositoryW
       }
     }
     if (rules.maxAgeSincePromotion !== undefined) {
-      const promoted = nodeFacts[node]?.lastPromotion;
+      const promoted = facts[node]?.lastPromotion;
       if (promoted !== undefined && now - promoted > rules.maxAgeSincePromotion) {
         tagAction[k] = DELETE;
         tagCode[k] = 'rule:max-age-since-promotion';
@@ -592,7 +705,7 @@ export function planRepository(env: Env, repo: RepositoryInventory): RepositoryW
           ? texts.two('never-pulled', age, rules.maxAgeSinceLastPull, neverPulledText)
           : texts.two('last-pulled', now - pulled, rules.maxAgeSinceLastPull, lastPulledText);
     } else if (rules.maxAgeSincePromotion !== undefined) {
-      const promoted = nodeFacts[node]?.lastPromotion;
+      const promoted = facts[node]?.lastPromotion;
       tagReason[k] =
         promoted === undefined
           ? 'not promoted onwards'
@@ -602,18 +715,48 @@ export function planRepository(env: Env, repo: RepositoryInventory): RepositoryW
       tagReason[k] = 'no age rule applies in this repository';
     }
   }
+  return { action: tagAction, code: tagCode, reason: tagReason, fmt: tagFmt };
+}
 
-  // --- roots ----------------------------------------------------------------------------
-  const intrinsic: (Protection[] | undefined)[] = new Array(n);
+/** Which nodes stay and why (before the reasons are put into words). */
+interface Liveness {
+  intrinsic: (Protection[] | undefined)[];
   /** First kept env or version tag per node (env tags first): `protected:kept-tag`. */
-  const keptTag = env.i32('keptTag', n, -1);
+  keptTag: Int32Array;
   /** Root reason other than a tag or a protection. */
+  rootCode: (ReasonCode | undefined)[];
+  alive: Uint8Array;
+  /** The roots, then (after keepWhatRootsNeed) every node they keep alive. */
+  queue: Int32Array;
+  queued: number;
+}
+
+/**
+ * The roots: nodes with a protection of their own, a kept tag, an artifact tag whose subject is
+ * elsewhere, or an untagged free-standing manifest within maxAge. Decides artifact tags whose
+ * subject is absent.
+ */
+function rootsOf(
+  env: Env,
+  repo: RepositoryInventory,
+  nodes: Nodes,
+  graph: Graph,
+  decisions: TagDecisions,
+  facts: (DigestFacts | undefined)[],
+): Liveness {
+  const { now } = env;
+  const { rules, incomplete } = repo;
+  const { tags, records, n } = nodes;
+  const { tagStart, tagList, tagSubject, subjectAbsent, artifactSide, parentsOf } = graph;
+  const { action: tagAction, code: tagCode, reason: tagReason } = decisions;
+  const intrinsic: (Protection[] | undefined)[] = new Array(n);
+  const keptTag = env.i32('keptTag', n, -1);
   const rootCode: (ReasonCode | undefined)[] = new Array(n);
   const alive = env.u8('alive', n);
   const queue = env.i32('queue', n);
   let qt = 0;
   for (let i = 0; i < n; i++) {
-    const p = protectionsOf(env, nodeFacts[i], records[i], rules);
+    const p = protectionsOf(env, facts[i], records[i], rules);
     if (p) {
       intrinsic[i] = p;
       alive[i] = 1;
@@ -660,94 +803,153 @@ export function planRepository(env: Env, repo: RepositoryInventory): RepositoryW
     }
     if (alive[i]) queue[qt++] = i;
   }
+  return { intrinsic, keptTag, rootCode, alive, queue, queued: qt };
+}
 
-  // --- closure: kept index → children; a subject and its artifacts stay or go together --
+/** The closure: a kept index keeps its children; a subject and its artifacts stay or go together. */
+function keepWhatRootsNeed(graph: Graph, liveness: Liveness): void {
+  const { alive, queue } = liveness;
+  let qt = liveness.queued;
   for (let qh = 0; qh < qt; qh++) {
     const i = queue[qh]!;
-    qt = spread(childrenOf, i, alive, queue, qt);
-    qt = spread(artifactsOf, i, alive, queue, qt);
-    qt = spread(subjectsOf, i, alive, queue, qt);
+    qt = spread(graph.childrenOf, i, alive, queue, qt);
+    qt = spread(graph.artifactsOf, i, alive, queue, qt);
+    qt = spread(graph.subjectsOf, i, alive, queue, qt);
   }
+  liveness.queued = qt;
+}
 
-  const firstAlive = (adj: Adjacency, i: number): number => {
-    for (let e = adj.start[i]!; e < adj.start[i + 1]!; e++) if (alive[adj.list[e]!]) return adj.list[e]!;
-    return -1;
-  };
-
-  // Artifact tags follow their subject.
-  for (let k = 0; k < T; k++) {
+/** Artifact tags not decided yet follow their subject. */
+function artifactTagsFollowSubject(nodes: Nodes, graph: Graph, decisions: TagDecisions, alive: Uint8Array): void {
+  const { tagSubject } = graph;
+  const { action, code, reason, fmt } = decisions;
+  for (let k = 0; k < nodes.T; k++) {
     const s = tagSubject[k]!;
-    if (s < 0 || tagAction[k] !== 0) continue;
+    if (s < 0 || action[k] !== 0) continue;
     if (alive[s]) {
-      tagAction[k] = KEEP;
-      tagCode[k] = 'keep:subject-kept';
-      tagFmt[k] = Fmt.artifactOfKept;
+      action[k] = KEEP;
+      code[k] = 'keep:subject-kept';
+      fmt[k] = Fmt.artifactOfKept;
     } else {
-      tagAction[k] = DELETE;
-      tagCode[k] = 'follows:subject-deleted';
-      tagFmt[k] = Fmt.artifactOfDeleted;
+      action[k] = DELETE;
+      code[k] = 'follows:subject-deleted';
+      fmt[k] = Fmt.artifactOfDeleted;
     }
-    tagReason[k] = digests[s]!;
+    reason[k] = nodes.digests[s]!;
+  }
+}
+
+function firstAlive(adj: Adjacency, alive: Uint8Array, i: number): number {
+  for (let e = adj.start[i]!; e < adj.start[i + 1]!; e++) if (alive[adj.list[e]!]) return adj.list[e]!;
+  return -1;
+}
+
+const keepFmt = (code: ReasonCode): Fmt =>
+  code === 'protected:kept-tag'
+    ? Fmt.keptTag
+    : code === 'protected:child-of-kept-index'
+      ? Fmt.childOfKeptIndex
+      : code === 'keep:subject-kept'
+        ? Fmt.artifactOfKept
+        : Fmt.verbatim;
+
+/** Why an alive node stays. */
+class KeepReasons {
+  /** The buffer `codesOf` returns, reused from call to call. */
+  readonly codes: ReasonCode[] = [];
+  private readonly incompleteReason: string;
+
+  private readonly env: Env;
+  private readonly repo: RepositoryInventory;
+  private readonly nodes: Nodes;
+  private readonly graph: Graph;
+  private readonly liveness: Liveness;
+
+  constructor(env: Env, repo: RepositoryInventory, nodes: Nodes, graph: Graph, liveness: Liveness) {
+    this.env = env;
+    this.repo = repo;
+    this.nodes = nodes;
+    this.graph = graph;
+    this.liveness = liveness;
+    this.incompleteReason = incompleteText(repo);
   }
 
-  // --- why an alive node stays ----------------------------------------------------------
-  /** Every reason node `i` stays, most serious first, in a buffer reused from call to call. */
-  const codes: ReasonCode[] = [];
-  const keepCodes = (i: number): ReasonCode[] => {
+  /** Every reason node `i` stays, most serious first. */
+  codesOf(i: number): ReasonCode[] {
+    const { codes } = this;
+    const { intrinsic, keptTag, rootCode, alive } = this.liveness;
+    const { parentsOf, artifactsOf, subjectsOf } = this.graph;
     codes.length = 0;
     const p = intrinsic[i];
     if (p) for (const x of p) codes.push(x.code);
     if (keptTag[i]! >= 0) codes.push('protected:kept-tag');
     const rc = rootCode[i];
     if (rc) codes.push(rc);
-    if (firstAlive(parentsOf, i) >= 0) codes.push('protected:child-of-kept-index');
-    if (firstAlive(artifactsOf, i) >= 0) codes.push('protected:subject-of-kept-artifact');
-    if (firstAlive(subjectsOf, i) >= 0) codes.push('keep:subject-kept');
+    if (firstAlive(parentsOf, alive, i) >= 0) codes.push('protected:child-of-kept-index');
+    if (firstAlive(artifactsOf, alive, i) >= 0) codes.push('protected:subject-of-kept-artifact');
+    if (firstAlive(subjectsOf, alive, i) >= 0) codes.push('keep:subject-kept');
     return codes;
-  };
-  const artifactName = (a: number, subject: number): string => {
+  }
+
+  private artifactName(a: number, subject: number): string {
+    const { tagStart, tagList, tagSubject } = this.graph;
     for (let e = tagStart[a]!; e < tagStart[a + 1]!; e++) {
       const k = tagList[e]!;
-      if (tagSubject[k] === subject) return tags[k]!.tag;
+      if (tagSubject[k] === subject) return this.nodes.tags[k]!.tag;
     }
-    return shortDigest(digests[a]!);
-  };
-  const keepFmt = (code: ReasonCode): Fmt =>
-    code === 'protected:kept-tag'
-      ? Fmt.keptTag
-      : code === 'protected:child-of-kept-index'
-        ? Fmt.childOfKeptIndex
-        : code === 'keep:subject-kept'
-          ? Fmt.artifactOfKept
-          : Fmt.verbatim;
+    return shortDigest(this.nodes.digests[a]!);
+  }
+
   /** The argument of the sentence for `keepFmt(code)`. */
-  const keepDetail = (i: number, code: ReasonCode): string => {
+  detail(i: number, code: ReasonCode): string {
+    const { tags, digests, records } = this.nodes;
+    const { alive } = this.liveness;
     switch (code) {
       case 'protected:kept-tag':
-        return tags[keptTag[i]!]!.tag;
+        return tags[this.liveness.keptTag[i]!]!.tag;
       case 'protected:child-of-kept-index':
-        return digests[firstAlive(parentsOf, i)]!;
+        return digests[firstAlive(this.graph.parentsOf, alive, i)]!;
       case 'protected:subject-of-kept-artifact':
-        return `subject of kept artifact ${artifactName(firstAlive(artifactsOf, i), i)}`;
+        return `subject of kept artifact ${this.artifactName(firstAlive(this.graph.artifactsOf, alive, i), i)}`;
       case 'keep:subject-kept':
-        return digests[firstAlive(subjectsOf, i)]!;
+        return digests[firstAlive(this.graph.subjectsOf, alive, i)]!;
       case 'keep:subject-absent':
         return 'artifact whose subject is not in this repository (signatures may be stored apart from their image)';
       case 'keep:inventory-incomplete':
-        return incompleteText;
+        return this.incompleteReason;
       case 'rule:untagged-within-age':
-        return texts.two('untagged', now - records[i]!.pushed, rules.maxAge!, untaggedText);
+        return this.env.texts.two('untagged', this.env.now - records[i]!.pushed, this.repo.rules.maxAge!, untaggedText);
       case 'rule:no-expiry':
         return 'untagged; no maxAge in this repository';
       default: {
-        const p = intrinsic[i]?.find((x) => x.code === code);
+        const p = this.liveness.intrinsic[i]?.find((x) => x.code === code);
         return p ? p.reason : code;
       }
     }
-  };
-  const keepReason = (i: number, code: ReasonCode): string => formatReason(keepFmt(code), keepDetail(i, code));
+  }
 
-  // --- reconcile tags with what the registry can delete ---------------------------------
+  reason(i: number, code: ReasonCode): string {
+    return formatReason(keepFmt(code), this.detail(i, code));
+  }
+}
+
+/**
+ * Tags the rules would delete but that must stay: their manifest is protected, the registry
+ * deletes manifests rather than tags, or they are the last tags of a kept manifest.
+ */
+function reconcileWithRegistry(
+  env: Env,
+  repo: RepositoryInventory,
+  nodes: Nodes,
+  graph: Graph,
+  decisions: TagDecisions,
+  liveness: Liveness,
+  why: KeepReasons,
+): void {
+  const { tags, n, T } = nodes;
+  const { tagNode, tagStart, tagList, parentsOf } = graph;
+  const { action: tagAction, code: tagCode, reason: tagReason, fmt: tagFmt } = decisions;
+  const { alive, intrinsic } = liveness;
   /** Decisions before reconciliation: a tag kept only to hold its manifest is never named as the reason. */
   const ruleAction = env.u8('ruleAction', T);
   ruleAction.set(tagAction);
@@ -765,7 +967,7 @@ export function planRepository(env: Env, repo: RepositoryInventory): RepositoryW
     if (p) {
       tagAction[k] = KEEP;
       tagCode[k] = p[0]!.code;
-      tagReason[k] = `${p[0]!.reason}; its tags stay (rule: ${tagText(k)})`;
+      tagReason[k] = `${p[0]!.reason}; its tags stay (rule: ${tagText(decisions, k)})`;
       tagFmt[k] = Fmt.verbatim;
       continue;
     }
@@ -775,37 +977,63 @@ export function planRepository(env: Env, repo: RepositoryInventory): RepositoryW
       if (other >= 0) {
         tagCode[k] = 'protected:shared-digest';
         tagReason[k] =
-          `kept tag ${tags[other]!.tag} points to the same manifest and ${repo.registry} deletes manifests, not tags (rule: ${tagText(k)})`;
+          `kept tag ${tags[other]!.tag} points to the same manifest and ${repo.registry} deletes manifests, not tags (rule: ${tagText(decisions, k)})`;
       } else {
-        const code = keepCodes(i)[0]!;
+        const code = why.codesOf(i)[0]!;
         tagCode[k] = code;
-        tagReason[k] = `${keepReason(i, code)}; ${repo.registry} deletes manifests, not tags (rule: ${tagText(k)})`;
+        tagReason[k] =
+          `${why.reason(i, code)}; ${repo.registry} deletes manifests, not tags (rule: ${tagText(decisions, k)})`;
       }
       tagFmt[k] = Fmt.verbatim;
       continue;
     }
-    if (keptTags[i]! > 0 || firstAlive(parentsOf, i) >= 0) continue; // the tag alone goes
+    if (keptTags[i]! > 0 || firstAlive(parentsOf, alive, i) >= 0) continue; // the tag alone goes
     tagAction[k] = KEEP;
-    const code = keepCodes(i)[0]!;
+    const code = why.codesOf(i)[0]!;
     tagCode[k] = code;
     tagReason[k] =
-      `${keepReason(i, code)}; the last tags of a kept manifest stay, an untagged one may be collected by the registry (rule: ${tagText(k)})`;
+      `${why.reason(i, code)}; the last tags of a kept manifest stay, an untagged one may be collected by the registry (rule: ${tagText(decisions, k)})`;
     tagFmt[k] = Fmt.verbatim;
   }
+}
 
-  // --- decisions ------------------------------------------------------------------------
-  const tagsDeletedOf = env.i32('tagsDeletedOf', n);
+/** The tags to delete: per node, in all, and those deleted alone (their manifest stays). */
+function tagDeletions(
+  env: Env,
+  nodes: Nodes,
+  graph: Graph,
+  decisions: TagDecisions,
+  alive: Uint8Array,
+): { perNode: Int32Array; untagTags: string[]; count: number } {
+  const perNode = env.i32('tagsDeletedOf', nodes.n);
   const untagTags: string[] = [];
-  let tagsDeleted = 0;
-  for (let k = 0; k < T; k++) {
-    if (tagAction[k] !== DELETE) continue;
-    const i = tagNode[k]!;
-    tagsDeleted++;
-    tagsDeletedOf[i]!++;
-    if (alive[i]) untagTags.push(tags[k]!.tag);
+  let count = 0;
+  for (let k = 0; k < nodes.T; k++) {
+    if (decisions.action[k] !== DELETE) continue;
+    const i = graph.tagNode[k]!;
+    count++;
+    perNode[i]!++;
+    if (alive[i]) untagTags.push(nodes.tags[k]!.tag);
   }
+  return { perNode, untagTags, count };
+}
 
-  const digestDecisions: DigestRow[] = new Array<DigestRow>(n);
+function digestRowsOf(
+  env: Env,
+  repo: RepositoryInventory,
+  nodes: Nodes,
+  graph: Graph,
+  decisions: TagDecisions,
+  liveness: Liveness,
+  why: KeepReasons,
+  tagsDeletedOf: Int32Array,
+): { rows: DigestRow[]; manifestsDeleted: number } {
+  const { now, texts } = env;
+  const { tags, digests, records, n } = nodes;
+  const { tagStart, tagList, subjectsOf, parentsOf } = graph;
+  const { alive } = liveness;
+  const codes = why.codes;
+  const rows: DigestRow[] = new Array<DigestRow>(n);
   let manifestsDeleted = 0;
   for (let i = 0; i < n; i++) {
     const rec = records[i];
@@ -816,22 +1044,22 @@ export function planRepository(env: Env, repo: RepositoryInventory): RepositoryW
     let detail: string;
     let also: readonly ReasonCode[] | undefined;
     if (alive[i]) {
-      keepCodes(i);
+      why.codesOf(i);
       action = tagsDeletedOf[i]! > 0 ? 'untag-only' : 'keep';
       code = codes[0]!;
       fmt = keepFmt(code);
-      detail = keepDetail(i, code);
+      detail = why.detail(i, code);
       if (codes.length > 1) also = env.codeList(codes);
     } else {
       manifestsDeleted++;
       action = 'delete-manifest';
       if (tagCount > 0) {
         const k = tagList[tagStart[i]!]!;
-        code = tagCode[k]!;
+        code = decisions.code[k]!;
         if (tagCount === 1) {
-          fmt = tagFmt[k]!;
-          detail = tagReason[k]!;
-        } else detail = `all ${tagCount} tags are deleted; ${tags[k]!.tag}: ${tagText(k)}`;
+          fmt = decisions.fmt[k]!;
+          detail = decisions.reason[k]!;
+        } else detail = `all ${tagCount} tags are deleted; ${tags[k]!.tag}: ${tagText(decisions, k)}`;
       } else if (subjectsOf.start[i] !== subjectsOf.start[i + 1]) {
         code = 'follows:subject-deleted';
         fmt = Fmt.artifactOfDeleted;
@@ -842,10 +1070,10 @@ export function planRepository(env: Env, repo: RepositoryInventory): RepositoryW
         detail = digests[parentsOf.list[parentsOf.start[i]!]!]!;
       } else {
         code = 'rule:untagged-max-age';
-        detail = texts.two('untagged', now - rec!.pushed, rules.maxAge!, untaggedText);
+        detail = texts.two('untagged', now - rec!.pushed, repo.rules.maxAge!, untaggedText);
       }
     }
-    digestDecisions[i] = new DigestRow(
+    rows[i] = new DigestRow(
       env.clock,
       rec ?? digests[i]!,
       action,
@@ -857,104 +1085,117 @@ export function planRepository(env: Env, repo: RepositoryInventory): RepositoryW
       tagsDeletedOf[i]!,
     );
   }
-  const tagDecisions: TagRow[] = new Array<TagRow>(T);
-  for (let k = 0; k < T; k++) {
-    tagDecisions[k] = new TagRow(
-      tags[k]!,
-      digestDecisions[tagNode[k]!]!,
-      tagAction[k] === DELETE ? 'delete' : 'keep',
-      tagCode[k]!,
-      tagFmt[k]!,
-      tagReason[k]!,
+  return { rows, manifestsDeleted };
+}
+
+function tagRowsOf(nodes: Nodes, graph: Graph, decisions: TagDecisions, digestRows: DigestRow[]): TagRow[] {
+  const rows: TagRow[] = new Array<TagRow>(nodes.T);
+  for (let k = 0; k < nodes.T; k++) {
+    rows[k] = new TagRow(
+      nodes.tags[k]!,
+      digestRows[graph.tagNode[k]!]!,
+      decisions.action[k] === DELETE ? 'delete' : 'keep',
+      decisions.code[k]!,
+      decisions.fmt[k]!,
+      decisions.reason[k]!,
     );
   }
+  return rows;
+}
 
-  // --- a safe deletion order: an index before its children, a subject before its
-  // signatures and referrers. When apply has to skip a deletion (a tag appeared since the
-  // plan was made), everything that hangs on the skipped manifest is still there: a
-  // re-tagged image never runs without its children or its signature.
+/**
+ * A safe deletion order: an index before its children, a subject before its signatures and
+ * referrers. When apply has to skip a deletion (a tag appeared since the plan was made),
+ * everything that hangs on the skipped manifest is still there: a re-tagged image never runs
+ * without its children or its signature. `after` lists, per manifest, the deleted manifests
+ * that go before it.
+ */
+function deletionOrder(
+  env: Env,
+  nodes: Nodes,
+  graph: Graph,
+  alive: Uint8Array,
+): { manifests: string[]; after: (readonly string[])[] } {
+  const { digests, id, n } = nodes;
+  const { childrenOf, artifactsOf, parentsOf, subjectsOf } = graph;
   const manifestOrder: string[] = [];
   const after: (readonly string[])[] = [];
-  if (manifestsDeleted > 0) {
-    const waiting = env.i32('waiting', n);
-    for (let i = 0; i < n; i++) {
-      if (alive[i]) continue;
-      for (let e = childrenOf.start[i]!; e < childrenOf.start[i + 1]!; e++) waiting[childrenOf.list[e]!]!++;
-      for (let e = artifactsOf.start[i]!; e < artifactsOf.start[i + 1]!; e++) waiting[artifactsOf.list[e]!]!++;
+  const waiting = env.i32('waiting', n);
+  for (let i = 0; i < n; i++) {
+    if (alive[i]) continue;
+    for (let e = childrenOf.start[i]!; e < childrenOf.start[i + 1]!; e++) waiting[childrenOf.list[e]!]!++;
+    for (let e = artifactsOf.start[i]!; e < artifactsOf.start[i + 1]!; e++) waiting[artifactsOf.list[e]!]!++;
+  }
+  const ready: number[] = [];
+  for (let i = 0; i < n; i++) if (!alive[i] && waiting[i] === 0) ready.push(i);
+  const done = env.u8('done', n);
+  for (let h = 0; h < ready.length; h++) {
+    const i = ready[h]!;
+    done[i] = 1;
+    manifestOrder.push(digests[i]!);
+    for (let e = childrenOf.start[i]!; e < childrenOf.start[i + 1]!; e++) {
+      const j = childrenOf.list[e]!;
+      if (!alive[j] && --waiting[j]! === 0) ready.push(j);
     }
-    const ready: number[] = [];
-    for (let i = 0; i < n; i++) if (!alive[i] && waiting[i] === 0) ready.push(i);
-    const done = env.u8('done', n);
-    for (let h = 0; h < ready.length; h++) {
-      const i = ready[h]!;
-      done[i] = 1;
-      manifestOrder.push(digests[i]!);
-      for (let e = childrenOf.start[i]!; e < childrenOf.start[i + 1]!; e++) {
-        const j = childrenOf.list[e]!;
-        if (!alive[j] && --waiting[j]! === 0) ready.push(j);
-      }
-      for (let e = artifactsOf.start[i]!; e < artifactsOf.start[i + 1]!; e++) {
-        const j = artifactsOf.list[e]!;
-        if (!alive[j] && --waiting[j]! === 0) ready.push(j);
-      }
-    }
-    // Content addressing rules out cycles; should the data have one anyway, its members go
-    // last, in digest order.
-    for (let i = 0; i < n; i++) if (!alive[i] && !done[i]) manifestOrder.push(digests[i]!);
-    for (const digest of manifestOrder) {
-      const i = id.get(digest)!;
-      let before: string[] | undefined;
-      for (let e = parentsOf.start[i]!; e < parentsOf.start[i + 1]!; e++) {
-        const j = parentsOf.list[e]!;
-        if (!alive[j]) (before ??= []).push(digests[j]!);
-      }
-      for (let e = subjectsOf.start[i]!; e < subjectsOf.start[i + 1]!; e++) {
-        const j = subjectsOf.list[e]!;
-        if (!alive[j] && !before?.includes(digests[j]!)) (before ??= []).push(digests[j]!);
-      }
-      after.push(before ?? NOTHING);
+    for (let e = artifactsOf.start[i]!; e < artifactsOf.start[i + 1]!; e++) {
+      const j = artifactsOf.list[e]!;
+      if (!alive[j] && --waiting[j]! === 0) ready.push(j);
     }
   }
+  // Content addressing rules out cycles; should the data have one anyway, its members go
+  // last, in digest order.
+  for (let i = 0; i < n; i++) if (!alive[i] && !done[i]) manifestOrder.push(digests[i]!);
+  for (const digest of manifestOrder) {
+    const i = id.get(digest)!;
+    let before: string[] | undefined;
+    for (let e = parentsOf.start[i]!; e < parentsOf.start[i + 1]!; e++) {
+      const j = parentsOf.list[e]!;
+      if (!alive[j]) (before ??= []).push(digests[j]!);
+    }
+    for (let e = subjectsOf.start[i]!; e < subjectsOf.start[i + 1]!; e++) {
+      const j = subjectsOf.list[e]!;
+      if (!alive[j] && !before?.includes(digests[j]!)) (before ??= []).push(digests[j]!);
+    }
+    after.push(before ?? NOTHING);
+  }
+  return { manifests: manifestOrder, after };
+}
 
-  // --- fingerprint: [registry, repository, tagDelete, mode, [[digest, action, code, [[tag, action, code]...]]...]]
-  // Tags and digests were checked against their grammars above, so they need no JSON escaping.
-  // Joined from existing strings, so no intermediate strings are made.
+/**
+ * Adds the repository to the plan's fingerprint:
+ * [registry, repository, tagDelete, mode, [[digest, action, code, [[tag, action, code]...]]...]].
+ * Tags and digests were checked against their grammars in nodesOf, so they need no JSON
+ * escaping. Joined from existing strings, so no intermediate strings are made.
+ */
+function addToFingerprint(
+  env: Env,
+  repo: RepositoryInventory,
+  nodes: Nodes,
+  graph: Graph,
+  decisions: TagDecisions,
+  digestRows: DigestRow[],
+): void {
+  const { tags, digests, n } = nodes;
+  const { tagStart, tagList } = graph;
   const parts = env.parts;
   parts.length = 0;
   if (env.repositoriesHashed++ > 0) parts.push(',');
-  parts.push(JSON.stringify([repo.registry, repo.repository, repo.tagDelete, rules.mode]).slice(0, -1), ',[');
+  parts.push(JSON.stringify([repo.registry, repo.repository, repo.tagDelete, repo.rules.mode]).slice(0, -1), ',[');
   for (let i = 0; i < n; i++) {
-    const d = digestDecisions[i]!;
+    const d = digestRows[i]!;
     parts.push(i === 0 ? '["' : ',["', digests[i]!, digestSuffix(d.action, d.code));
     for (let e = tagStart[i]!; e < tagStart[i + 1]!; e++) {
       const k = tagList[e]!;
-      parts.push(e === tagStart[i] ? '["' : ',["', tags[k]!.tag, tagSuffix(tagAction[k] === DELETE, tagCode[k]!));
+      parts.push(
+        e === tagStart[i] ? '["' : ',["',
+        tags[k]!.tag,
+        tagSuffix(decisions.action[k] === DELETE, decisions.code[k]!),
+      );
     }
     parts.push(']]');
   }
   parts.push(']]');
   env.fingerprint.update(parts.join(''));
-
-  const plan: RepositoryPlan = {
-    registry: repo.registry,
-    repository: repo.repository,
-    team: repo.team,
-    stage: repo.stage,
-    catalog: repo.catalog,
-    tagDelete: repo.tagDelete,
-    mode: rules.mode,
-    noticeDays: rules.noticeDays,
-    schedule: rules.schedule,
-    trash: { enabled: rules.trash.enabled, window: rules.trash.window },
-    incomplete,
-    tags: tagDecisions,
-    digests: digestDecisions,
-    deletions: { tags: untagTags, manifests: manifestOrder, after },
-    tagsDeleted,
-    manifestsDeleted,
-    bytesFreed: 0,
-  };
-  return { plan, rows: digestDecisions, records };
 }
 
 /** Compressed adjacency lists over node ids. */

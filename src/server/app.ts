@@ -3,7 +3,6 @@
  * /healthz, /readyz, /metrics), the registry event queue and the scheduler, over one
  * Runtime. `startServer` is what the CLI calls and what tests start in-process on port 0.
  */
-import { readFileSync } from 'node:fs';
 import type { Server as TlsServer } from 'node:tls';
 import { isAbsolute, resolve } from 'node:path';
 import { sql } from 'kysely';
@@ -18,6 +17,7 @@ import type { WebhookSource } from '../policy/index.ts';
 import type { Runtime } from '../runtime.ts';
 import { Scheduler, registryOfSyncJob, serverJobs, type JobSpec, type SyncSummary } from '../scheduler/index.ts';
 import { MIGRATIONS } from '../store/index.ts';
+import { VERSION } from '../version.ts';
 import { apiRoutes } from './api-routes.ts';
 import { afterInventoryChanges, lifecycleJobs, lifecycleRoutes } from './lifecycle-routes.ts';
 import { errorBody, statusOf, toSluiceError } from './errors.ts';
@@ -80,19 +80,9 @@ export interface ServerHandle {
   close(): Promise<void>;
 }
 
-let cachedVersion: string | undefined;
+/** The product version, as the OpenAPI document states it. */
 export function sluiceVersion(): string {
-  if (cachedVersion === undefined) {
-    try {
-      const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as {
-        version?: unknown;
-      };
-      cachedVersion = typeof pkg.version === 'string' ? pkg.version : '0.0.0';
-    } catch {
-      cachedVersion = '0.0.0';
-    }
-  }
-  return cachedVersion;
+  return VERSION;
 }
 
 /** `host:port`, `[v6]:port` → parts; throws a usage error naming the value. */

@@ -97,6 +97,23 @@ describeEachEngine('the lifecycle through the server', (engine) => {
     // A push event alone triggers the automatic promotion once the evidence is there.
     const img2 = await buildImage({ layers: 1 });
     const pushed = await pushImage(img2, reg, 'acme-dev/web:2.1.0-2');
+    // The registry reports the push asynchronously (and the server retries an event whose tag
+    // is not readable yet), and applying it tries an automatic promotion. Applied after the
+    // evidence below, it would promote on its own before the check that nothing moved: wait
+    // until it is in the inventory and its follow-up has run.
+    await eventually(
+      'the push of 2.1.0-2 is in the inventory',
+      async () =>
+        (
+          await ts.rt.store.db
+            .selectFrom('tags')
+            .select('digest')
+            .where('repository', '=', 'acme-dev/web')
+            .where('tag', '=', '2.1.0-2')
+            .execute()
+        ).length > 0,
+    );
+    await ts.server.idle();
     for (const type of ['build', 'unit-tests', 'code-quality']) {
       const r = await ws.cli(['evidence', 'add', `acme-dev/web@${pushed.digest}`, '--type', type, '--no-auto'], {
         SLUICE_USER: 'alice',

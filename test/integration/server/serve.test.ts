@@ -2,7 +2,7 @@
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
-import { connect } from 'node:net';
+import { createServer } from 'node:http';
 import path from 'node:path';
 import { test } from 'node:test';
 import { renderInitFile } from '../../../src/policy/index.ts';
@@ -14,19 +14,40 @@ import { createWorkspace } from '../../helpers/workspace.ts';
 import { describeEachEngine } from '../../helpers/db.ts';
 import { call, eventually, spawnSluice } from './helpers.ts';
 
-function listening(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const s = connect(port, '127.0.0.1');
-    s.once('connect', () => {
-      s.destroy();
-      resolve(true);
-    });
-    s.once('error', () => resolve(false));
+/**
+ * The generated policy points at 127.0.0.1:5000. The test holds that port itself with a
+ * stand-in that is no registry (404 to everything), so the failing sync is certain and not a
+ * matter of what else runs on the machine.
+ */
+async function standInForDefaultRegistry(): Promise<{ requests: string[]; close(): Promise<void> }> {
+  const requests: string[] = [];
+  const server = createServer((req, res) => {
+    requests.push(`${req.method} ${req.url}`);
+    res.writeHead(404, { 'content-type': 'application/json' }).end('{"errors":[{"code":"NOT_FOUND"}]}');
   });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', (e: NodeJS.ErrnoException) =>
+      reject(
+        e.code === 'EADDRINUSE'
+          ? new Error('127.0.0.1:5000 is taken by another process; this test needs it for the default registry')
+          : e,
+      ),
+    );
+    server.listen(5000, '127.0.0.1', resolve);
+  });
+  return {
+    requests,
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
+  };
 }
 
 test('on embedded defaults, serve writes sluice.yaml, uses SQLite, keeps serving without a registry, and stops on SIGTERM', async () => {
   const dir = await makeTempDir('serve-defaults');
+  const defaultRegistry = await standInForDefaultRegistry();
   const proc = spawnSluice(['serve', '--listen', '127.0.0.1:0'], { cwd: dir, env: { SLUICE_DATABASE_URL: '' } });
   try {
     const url = await proc.url;
@@ -48,21 +69,21 @@ test('on embedded defaults, serve writes sluice.yaml, uses SQLite, keeps serving
     const hook = await call(url, 'POST', '/api/v1/webhooks/distribution/local', { body: { events: [] } });
     assert.equal(hook.status, 403);
     assert.match(hook.json.error.message, /set server\.webhooks\.distribution\.secret/);
-    // The generated policy points at 127.0.0.1:5000; with nothing there the sync fails, logged.
-    if (!(await listening(5000))) {
-      await eventually(
-        'the failed sync logged',
-        async () => logs().some((l) => l.level === 50 && String(l.msg).startsWith('job sync:local failed')),
-        60_000,
-      );
-      assert.equal((await call(url, 'GET', '/healthz')).status, 200);
-    }
+    // With no registry at the generated policy's address the sync fails, logged, and serving goes on.
+    await eventually(
+      'the failed sync logged',
+      async () => logs().some((l) => l.level === 50 && String(l.msg).startsWith('job sync:local failed')),
+      60_000,
+    );
+    assert.ok(defaultRegistry.requests.length > 0, 'the sync asked the address of the generated policy');
+    assert.equal((await call(url, 'GET', '/healthz')).status, 200);
     proc.kill('SIGTERM');
     const exit = await proc.exited;
     assert.deepEqual(exit, { code: 0, signal: null });
     assert.ok(logs().some((l) => l.msg === 'server stopped'));
   } finally {
     proc.kill('SIGKILL');
+    await defaultRegistry.close();
     await removeTempDir(dir);
   }
 });

@@ -53,7 +53,15 @@ describe('Quay', () => {
   });
   it('treats an already deleted tag as done', async () => {
     reply = { status: 404, body: JSON.stringify({ error_message: 'Not Found' }) };
-    await quayTagDeleter(base, { registryToken: 't' }).deleteTag('acme-dev/api', 'gone', D);
+    const before = seen.length;
+    await assert.doesNotReject(quayTagDeleter(base, { registryToken: 't' }).deleteTag('acme-dev/api', 'gone', D));
+    // The deletion was asked for (not skipped), and the registry's 404 counted as done.
+    assert.deepEqual(seen.slice(before), [
+      { method: 'DELETE', url: '/api/v1/repository/acme-dev/api/tag/gone', auth: 'Bearer t' },
+    ]);
+    // Other refusals are not done: the same request answered 409 fails.
+    reply = { status: 409, body: JSON.stringify({ error_message: 'Conflict' }) };
+    await assert.rejects(quayTagDeleter(base, { registryToken: 't' }).deleteTag('acme-dev/api', 'gone', D));
   });
 });
 

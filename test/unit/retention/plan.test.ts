@@ -5,15 +5,12 @@ import { isSluiceError } from '../../../src/errors.ts';
 import { defaultPolicy, resolveRetention } from '../../../src/policy/index.ts';
 import {
   applyPlanToInventory,
-  classifyTag,
-  envTagNames,
   planRetention,
   prodFacts,
   REASON_CODES,
-  subjectOfReferrersTag,
   type RepositoryInventory,
 } from '../../../src/retention/index.ts';
-import { cosignTag, D, dg, digestIn, distribution, image, input, NOW, repo, rules, tag, tagIn } from './fixtures.ts';
+import { D, dg, digestIn, distribution, image, input, NOW, repo, rules, tag, tagIn } from './fixtures.ts';
 
 const blobs = (...names: string[]) => names.map((n) => ({ digest: dg(`blob-${n}`), size: 100 }));
 
@@ -248,25 +245,7 @@ describe('applyPlanToInventory', () => {
   });
 });
 
-describe('model helpers', () => {
-  it('classifies env, cosign, referrers and version tags', () => {
-    const env = envTagNames(defaultPolicy());
-    assert.deepEqual([...env].sort(), ['dev', 'latest', 'preprod', 'prod', 'staging']);
-    assert.deepEqual(classifyTag('prod', env), { kind: 'env' });
-    assert.deepEqual(classifyTag(cosignTag(dg(1), 'att'), env), { kind: 'artifact', subject: dg(1) });
-    assert.deepEqual(classifyTag(dg(1).replace(':', '-'), env), { kind: 'artifact', subject: dg(1) });
-    assert.deepEqual(classifyTag('1.2.3-4', env), { kind: 'version' });
-    assert.equal(subjectOfReferrersTag(`sha512-${'a'.repeat(64)}`), undefined);
-  });
-
-  it('prod facts take the longest prod retention of any override', () => {
-    const policy = defaultPolicy();
-    assert.deepEqual(prodFacts(policy), { prodStage: 'prod', prodRetention: 730 * D });
-    const prod = policy.stages[policy.stages.length - 1]!;
-    prod.retention.overrides.push({ team: 'acme', rules: { maxAge: 1095 * D } });
-    assert.equal(prodFacts(policy).prodRetention, 1095 * D);
-  });
-
+describe('reason codes', () => {
   it('reason codes fit the packed representation', () => {
     assert.ok(REASON_CODES.length < 64);
     assert.equal(new Set(REASON_CODES).size, REASON_CODES.length);
