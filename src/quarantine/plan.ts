@@ -28,17 +28,31 @@ export interface QuarantineInput {
   /** Where the evidence copy goes, and whether it is already there. */
   quarantineCopy: { repository: string; tag: string; present: boolean };
   holdPresent: boolean;
+  /**
+   * Whether the registry can remove one tag and keep the image (Quay and Harbor can; the
+   * Distribution API can only delete the manifest, which would break what runs it).
+   */
+  untagSupported: boolean;
 }
 
 export type StageStep =
   | { kind: 'rollback'; stage: string; repository: string; tag: string; from: string; to: string }
   | { kind: 'untag'; stage: string; repository: string; tag: string; from: string; why: string };
 
+/** A tag that must leave the digest but cannot here: admission and verify-deployable block it. */
+export interface Unresolved {
+  stage: string;
+  repository: string;
+  tag: string;
+  why: string;
+}
+
 export interface QuarantinePlan {
   hold: boolean;
   stageSteps: StageStep[];
+  unresolved: Unresolved[];
   copy?: { repository: string; tag: string };
-  /** Nothing left to do: the digest is fully quarantined. */
+  /** Nothing left to do (tags in `unresolved` aside). */
   complete: boolean;
 }
 
@@ -54,33 +68,52 @@ export function rollbackTarget(
 
 export function planQuarantine(input: QuarantineInput): QuarantinePlan {
   const stageSteps: StageStep[] = [];
+  const unresolved: Unresolved[] = [];
   for (const view of input.stages) {
     if (!input.removeFrom.includes(view.stage)) continue;
     // One target for every moving tag of the stage, so they keep agreeing after the rollback.
     const to = rollbackTarget(view, input.digest, input.held, input.missing?.get(view.repository));
     for (const tag of Object.keys(view.tags).sort()) {
       if (view.tags[tag] !== input.digest) continue;
-      stageSteps.push(
-        to !== undefined
-          ? { kind: 'rollback', stage: view.stage, repository: view.repository, tag, from: input.digest, to }
-          : {
-              kind: 'untag',
-              stage: view.stage,
-              repository: view.repository,
-              tag,
-              from: input.digest,
-              why: view.history.some((d) => d !== input.digest)
-                ? 'every digest promoted before it is held or gone'
-                : 'no digest was promoted into the stage before it',
-            },
-      );
+      if (to !== undefined) {
+        stageSteps.push({
+          kind: 'rollback',
+          stage: view.stage,
+          repository: view.repository,
+          tag,
+          from: input.digest,
+          to,
+        });
+        continue;
+      }
+      const why = view.history.some((d) => d !== input.digest)
+        ? 'every digest promoted before it is held or gone'
+        : 'no digest was promoted into the stage before it';
+      if (input.untagSupported) {
+        stageSteps.push({
+          kind: 'untag',
+          stage: view.stage,
+          repository: view.repository,
+          tag,
+          from: input.digest,
+          why,
+        });
+      } else {
+        unresolved.push({
+          stage: view.stage,
+          repository: view.repository,
+          tag,
+          why: `${why}, and this registry cannot remove a tag without deleting the image`,
+        });
+      }
     }
   }
   const copy = input.quarantineCopy.present
     ? undefined
     : { repository: input.quarantineCopy.repository, tag: input.quarantineCopy.tag };
   const hold = !input.holdPresent;
-  return { hold, stageSteps, copy, complete: !hold && stageSteps.length === 0 && copy === undefined };
+  // Unresolved tags do not keep the plan open: nothing more can be done about them here.
+  return { hold, stageSteps, unresolved, copy, complete: !hold && stageSteps.length === 0 && copy === undefined };
 }
 
 /** `quarantine/{team}/{repo}` with the placeholders of stage repositories filled in. */

@@ -30,6 +30,7 @@ const input = (over: Partial<QuarantineInput> = {}): QuarantineInput => ({
   held: new Set([BAD]),
   quarantineCopy: { repository: 'reg.local/quarantine/acme/api', tag: '1.4.0-7', present: false },
   holdPresent: false,
+  untagSupported: true,
   ...over,
 });
 
@@ -72,6 +73,30 @@ describe('quarantine plan', () => {
     assert.match((allHeld.stageSteps[0] as { why: string }).why, /held or gone/);
   });
 
+  it('reports a tag it cannot remove on a registry that only deletes whole images, without deleting anything', () => {
+    const plan = planQuarantine(
+      input({
+        untagSupported: false,
+        stages: [prod({ history: [BAD] })],
+        holdPresent: true,
+        quarantineCopy: { repository: 'q', tag: 't', present: true },
+      }),
+    );
+    assert.deepEqual(plan.stageSteps, []);
+    assert.deepEqual(
+      plan.unresolved.map((u) => u.tag),
+      ['prod', 'stable'],
+    );
+    assert.match(plan.unresolved[0]!.why, /cannot remove a tag without deleting the image/);
+    assert.equal(plan.complete, true);
+    const rollback = planQuarantine(input({ untagSupported: false }));
+    assert.deepEqual(
+      rollback.stageSteps.map((s) => s.kind),
+      ['rollback', 'rollback'],
+      'a rollback needs no tag deletion',
+    );
+  });
+
   it('plans only what is left after a crash, and nothing once done', () => {
     const halfway = input({ holdPresent: true, stages: [prod({ tags: { prod: OLD, stable: BAD } })] });
     assert.deepEqual(
@@ -86,7 +111,7 @@ describe('quarantine plan', () => {
         quarantineCopy: { repository: 'q', tag: 't', present: true },
       }),
     );
-    assert.deepEqual(done, { hold: false, stageSteps: [], copy: undefined, complete: true });
+    assert.deepEqual(done, { hold: false, stageSteps: [], unresolved: [], copy: undefined, complete: true });
   });
 
   it('never rolls back to the quarantined digest itself, even when history repeats it', () => {
