@@ -14,6 +14,8 @@ import { schemeForEcosystem } from './versions/index.ts';
 export interface RecordLookup {
   /** Records with an `affected` entry for this package in this base ecosystem (any release). */
   recordsFor(key: OsvPackageKey): Promise<readonly OsvRecord[]> | readonly OsvRecord[];
+  /** The same for many packages in few round trips, keyed by `${base ecosystem}\0${name}`. */
+  recordsForMany?(keys: readonly OsvPackageKey[]): Promise<Map<string, readonly OsvRecord[]>>;
 }
 
 export interface MatchDeps {
@@ -47,6 +49,12 @@ export async function matchPackages(deps: MatchDeps, packages: readonly Installe
   const findings: VulnerabilityFinding[] = [];
   const skipped: MatchResult['skipped'] = [];
   const cache = new Map<string, readonly OsvRecord[]>();
+  if (deps.records.recordsForMany) {
+    const keys = packages.map(osvKeyOf).filter((k): k is OsvPackageKey => k !== undefined);
+    const found = await deps.records.recordsForMany(keys);
+    for (const key of keys)
+      cache.set(`${key.ecosystem}\0${key.name}`, found.get(lookupKey(key.ecosystem, key.name)) ?? []);
+  }
   for (const pkg of packages) {
     const key = osvKeyOf(pkg);
     if (!key) {
@@ -127,6 +135,11 @@ export class MemoryRecords implements RecordLookup {
   recordsFor(key: OsvPackageKey): readonly OsvRecord[] {
     return this.#byPackage.get(memoryKey(key.ecosystem, key.name)) ?? [];
   }
+}
+
+/** The key {@link RecordLookup.recordsForMany} answers under. */
+export function lookupKey(ecosystem: string, name: string): string {
+  return memoryKey(ecosystem, name);
 }
 
 function memoryKey(ecosystem: string, name: string): string {

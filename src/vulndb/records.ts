@@ -6,6 +6,7 @@
 import type { Store, StoreHandle } from '../store/index.ts';
 import { baseEcosystem, normalizePackageName } from './ecosystems.ts';
 import type { OsvPackageKey } from './ecosystems.ts';
+import { lookupKey } from './match.ts';
 import type { RecordLookup } from './match.ts';
 import type { OsvRecord } from './record.ts';
 
@@ -128,6 +129,40 @@ export function storeRecords(h: StoreHandle): RecordLookup {
         .orderBy('r.id')
         .execute();
       return rows.map((row) => JSON.parse(row.record) as OsvRecord);
+    },
+    async recordsForMany(keys: readonly OsvPackageKey[]): Promise<Map<string, OsvRecord[]>> {
+      const byEcosystem = new Map<string, Set<string>>();
+      for (const key of keys) {
+        const ecosystem = baseEcosystem(key.ecosystem);
+        let names = byEcosystem.get(ecosystem);
+        if (!names) byEcosystem.set(ecosystem, (names = new Set()));
+        names.add(normalizePackageName(ecosystem, key.name));
+      }
+      const out = new Map<string, OsvRecord[]>();
+      const parsed = new Map<string, OsvRecord>();
+      for (const [ecosystem, nameSet] of byEcosystem) {
+        const names = [...nameSet];
+        for (let i = 0; i < names.length; i += CHUNK) {
+          const rows = await h.db
+            .selectFrom('vulndb_affected as a')
+            .innerJoin('vulndb_records as r', 'r.id', 'a.record_id')
+            .select(['a.name', 'r.id', 'r.record'])
+            .where('a.ecosystem', '=', ecosystem)
+            .where('a.name', 'in', names.slice(i, i + CHUNK))
+            .where('r.withdrawn', '=', 0)
+            .orderBy('r.id')
+            .execute();
+          for (const row of rows) {
+            let record = parsed.get(row.id);
+            if (!record) parsed.set(row.id, (record = JSON.parse(row.record) as OsvRecord));
+            const k = lookupKey(ecosystem, row.name);
+            const list = out.get(k);
+            if (list) list.push(record);
+            else out.set(k, [record]);
+          }
+        }
+      }
+      return out;
     },
   };
 }
