@@ -183,6 +183,10 @@ export interface Tables {
   retention_approvals: RetentionApprovalsTable;
   workload_usage: WorkloadUsageTable;
   operation_intents: OperationIntentsTable;
+  vulndb_records: VulndbRecordsTable;
+  vulndb_affected: VulndbAffectedTable;
+  vulndb_aliases: VulndbAliasesTable;
+  vulndb_imports: VulndbImportsTable;
 }
 
 export interface EvidenceTable {
@@ -308,4 +312,37 @@ export interface OperationIntentsTable {
   record: string;
   intent_seq: number;
   created_at: number;
+}
+
+/** One OSV record, whole, keyed by id; `modified` is the record's own text. */
+export interface VulndbRecordsTable {
+  id: string;
+  modified: string;
+  /** 0/1: the record carries `withdrawn`. */
+  withdrawn: number;
+  /** Compact JSON of the record. */
+  record: string;
+  source: string;
+  imported_at: number;
+}
+
+/** A package an OSV record names: base ecosystem and (normalised) name. */
+export interface VulndbAffectedTable {
+  record_id: string;
+  ecosystem: string;
+  name: string;
+}
+
+export interface VulndbAliasesTable {
+  alias: string;
+  record_id: string;
+}
+
+export interface VulndbImportsTable {
+  source: string;
+  started_at: number;
+  finished_at: number;
+  added: number;
+  updated: number;
+  unchanged: number;
 }
