@@ -14,6 +14,8 @@ import type * as Http from 'node:http';
 import type { IncomingHttpHeaders, IncomingMessage } from 'node:http';
 import type * as Https from 'node:https';
 import { isIP } from 'node:net';
+import { Transform } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
 import { rootCertificates } from 'node:tls';
 import { readLimited } from './body.ts';
 import { HttpFailure, errnoCode, isTlsProtocolError, isTlsTrustError } from './failure.ts';
@@ -59,6 +61,11 @@ export interface OutboundRequest {
   followRedirects?: number;
   /** Further headers that carry credentials and must not follow a redirect to another origin. */
   credentialHeaders?: readonly string[];
+  /**
+   * Where a 2xx body goes instead of memory (a download), still bounded by maxResponseBytes;
+   * the response's `body` is then empty. Other answers are read as usual.
+   */
+  sink?: NodeJS.WritableStream;
 }
 
 export interface OutboundResponse {
@@ -180,6 +187,32 @@ export class OutboundClient {
   ): Promise<OutboundResponse> {
     const limit = req.maxResponseBytes ?? this.#maxResponseBytes;
     const declared = Number(res.headers['content-length']);
+    const status = res.statusCode ?? 0;
+    if (req.sink && status >= 200 && status < 300) {
+      let total = 0;
+      const bound = new Transform({
+        transform(chunk: Buffer, _encoding, done) {
+          total += chunk.length;
+          if (total > limit) done(new HttpFailure('too-large', url.host, `the answer exceeds the ${limit}-byte limit`));
+          else done(null, chunk);
+        },
+      });
+      try {
+        await pipeline(res, bound, req.sink);
+      } catch (err) {
+        throw failure(err, url);
+      }
+      const empty = Buffer.alloc(0);
+      return {
+        status,
+        headers: res.headers,
+        url,
+        body: empty,
+        truncated: false,
+        header: (name) => header(res.headers, name),
+        text: () => '',
+      };
+    }
     let read: { data: Buffer; truncated: boolean };
     try {
       read = await readLimited(res, limit, {
@@ -197,7 +230,6 @@ export class OutboundClient {
     } catch (err) {
       throw failure(err, url);
     }
-    const status = res.statusCode ?? 0;
     return {
       status,
       headers: res.headers,

@@ -7,12 +7,10 @@ import { createWriteStream } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Readable, Transform } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
-import type { ReadableStream as WebReadableStream } from 'node:stream/web';
 import yauzl from 'yauzl';
 import type { Entry, ZipFile } from 'yauzl';
 import { SluiceError } from '../errors.ts';
+import { isHttpFailure, OutboundClient } from '../http/index.ts';
 import type { Store } from '../store/index.ts';
 import { MAX_RECORDS, importRecords } from './import.ts';
 import type { ImportResult } from './import.ts';
@@ -121,18 +119,31 @@ export async function importZip(store: Store, path: string): Promise<ImportResul
  * database talks to the network, so that it can move onto the shared HTTP client in one edit.
  * The URL is never put in errors: mirrors may carry tokens in it.
  */
-export async function downloadSource(url: URL, file: string, fetchImpl: typeof fetch = fetch): Promise<void> {
+export async function downloadSource(
+  url: URL,
+  file: string,
+  client: OutboundClient = new OutboundClient(),
+): Promise<void> {
   const where = `${url.protocol}//${url.host}`;
-  let res: Response;
+  let res;
   try {
-    res = await fetchImpl(url, { signal: AbortSignal.timeout(DOWNLOAD_TIMEOUT_MS), redirect: 'follow' });
+    res = await client.request({
+      method: 'GET',
+      url,
+      followRedirects: 5,
+      timeoutMs: DOWNLOAD_TIMEOUT_MS,
+      maxResponseBytes: MAX_DOWNLOAD_BYTES,
+      sink: createWriteStream(file),
+    });
   } catch (err) {
-    const code = (err as { cause?: { code?: string } }).cause?.code ?? (err as Error).name;
+    if (isHttpFailure(err) && err.kind === 'too-large')
+      throw zipError(where, `download larger than ${MAX_DOWNLOAD_BYTES} bytes`);
+    const code = isHttpFailure(err) ? (err.code ?? err.kind) : (err as Error).name;
     throw new SluiceError('OSV_SOURCE_UNAVAILABLE', 'unavailable', `OSV download from ${where} failed (${code})`, {
       host: url.host,
     });
   }
-  if (!res.ok || !res.body) {
+  if (res.status < 200 || res.status >= 300) {
     throw new SluiceError(
       'OSV_SOURCE_UNAVAILABLE',
       'unavailable',
@@ -143,19 +154,10 @@ export async function downloadSource(url: URL, file: string, fetchImpl: typeof f
       },
     );
   }
-  let total = 0;
-  const bound = new Transform({
-    transform(chunk: Buffer, _enc, cb) {
-      total += chunk.length;
-      if (total > MAX_DOWNLOAD_BYTES) cb(zipError(where, `download larger than ${MAX_DOWNLOAD_BYTES} bytes`));
-      else cb(null, chunk);
-    },
-  });
-  await pipeline(Readable.fromWeb(res.body as WebReadableStream), bound, createWriteStream(file));
 }
 
 /** `sluice db update --source`: an http(s) URL of a zip, a zip file, or a directory. */
-export async function importUrl(store: Store, url: URL, fetchImpl: typeof fetch = fetch): Promise<ImportResult> {
+export async function importUrl(store: Store, url: URL, client?: OutboundClient): Promise<ImportResult> {
   if (url.protocol !== 'https:' && url.protocol !== 'http:') {
     throw new SluiceError(
       'OSV_SOURCE_INVALID',
@@ -166,7 +168,7 @@ export async function importUrl(store: Store, url: URL, fetchImpl: typeof fetch 
   const dir = await mkdtemp(join(tmpdir(), 'sluice-osv-'));
   try {
     const file = join(dir, 'osv.zip');
-    await downloadSource(url, file, fetchImpl);
+    await downloadSource(url, file, client);
     const shown = `${url.protocol}//${url.host}${url.pathname}`;
     return await importRecords(store, zipRecords(file, shown), shown);
   } finally {
