@@ -10,6 +10,7 @@ import * as m0003 from './0003_promotion.ts';
 import * as m0004 from './0004_retention.ts';
 import * as m0005 from './0005_usage.ts';
 import * as m0006 from './0006_operation_intents.ts';
+import * as m0009 from './0009_findings.ts';
 
 export const MIGRATIONS: readonly Migration[] = [
   { version: 1, name: 'initial', up: m0001.up },
@@ -18,4 +19,9 @@ export const MIGRATIONS: readonly Migration[] = [
   { version: 4, name: 'retention', up: m0004.up },
   { version: 5, name: 'usage', up: m0005.up },
   { version: 6, name: 'operation_intents', up: m0006.up },
+  // 0007 and 0008 belong to work merged separately; these placeholders keep the list contiguous
+  // until it lands and must be replaced by those migrations, never shipped.
+  { version: 7, name: 'reserved_0007', up: async () => {} },
+  { version: 8, name: 'reserved_0008', up: async () => {} },
+  { version: 9, name: 'findings', up: m0009.up },
 ];
