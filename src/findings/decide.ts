@@ -130,7 +130,10 @@ export function diffFindings(
       if (f.state === 'open') out.opened++;
       continue;
     }
-    const state: StoredState = f.state;
+    // A VEX statement outlives rescans: a scanner matching by package version alone cannot know
+    // the code is unreachable, so only another statement (CycloneDX VEX) reopens it.
+    const state: StoredState =
+      old.state === 'not-affected' && f.state === 'open' && ctx.scanner !== 'cyclonedx' ? 'not-affected' : f.state;
     const next: StoredFinding = clean({
       ...old,
       aliases: union(old.aliases, f.aliases),
