@@ -81,6 +81,15 @@ function sameFinding(a: StoredFinding, b: StoredFinding): boolean {
   );
 }
 
+/** What the store keeps of a rating: vector and score to a tenth (who rated it is not kept). */
+function storedCvss(c: Cvss | undefined): Cvss | undefined {
+  if (!c || (c.vector === undefined && c.score === undefined)) return undefined;
+  const out: Cvss = {};
+  if (c.vector !== undefined) out.vector = c.vector;
+  if (c.score !== undefined) out.score = Math.round(c.score * 10) / 10;
+  return out;
+}
+
 function clean<T extends object>(o: T): T {
   for (const k of Object.keys(o) as Array<keyof T>) if (o[k] === undefined) delete o[k];
   return o;
@@ -117,7 +126,7 @@ export function diffFindings(
           package: clean({ ...f.package }),
           fixedVersion: f.fixedVersion,
           severity: f.severity,
-          cvss: f.cvss,
+          cvss: storedCvss(f.cvss),
           scanners: [ctx.scanner],
           detail: f.detail,
           firstSeen: ctx.now,
@@ -144,7 +153,7 @@ export function diffFindings(
       }),
       fixedVersion: f.fixedVersion ?? old.fixedVersion,
       severity: f.severity,
-      cvss: f.cvss ?? old.cvss,
+      cvss: storedCvss(f.cvss) ?? old.cvss,
       scanners: union(old.scanners, [ctx.scanner]),
       detail: f.detail ?? old.detail,
       state,

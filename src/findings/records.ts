@@ -36,10 +36,10 @@ export function rowToFinding(r: FindingsTable): StoredFinding {
   if (r.ecosystem !== null) f.package.ecosystem = r.ecosystem;
   if (r.purl !== null) f.package.purl = r.purl;
   if (r.fixed_version !== null) f.fixedVersion = r.fixed_version;
-  if (r.cvss_vector !== null || r.cvss_score !== null) {
+  if (r.cvss_vector !== null || r.cvss_score_tenths !== null) {
     f.cvss = {};
     if (r.cvss_vector !== null) f.cvss.vector = r.cvss_vector;
-    if (r.cvss_score !== null) f.cvss.score = r.cvss_score;
+    if (r.cvss_score_tenths !== null) f.cvss.score = r.cvss_score_tenths / 10;
   }
   if (r.detail !== null) f.detail = r.detail;
   if (r.resolved_at !== null) f.resolvedAt = r.resolved_at;
@@ -59,7 +59,7 @@ function findingToRow(f: StoredFinding): FindingsTable {
     fixed_version: f.fixedVersion ?? null,
     severity: f.severity,
     cvss_vector: f.cvss?.vector ?? null,
-    cvss_score: f.cvss?.score ?? null,
+    cvss_score_tenths: f.cvss?.score === undefined ? null : Math.round(f.cvss.score * 10),
     scanners: JSON.stringify(f.scanners),
     detail: f.detail ?? null,
     first_seen: f.firstSeen,

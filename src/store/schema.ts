@@ -342,7 +342,7 @@ export interface FindingsTable {
   fixed_version: string | null;
   severity: string;
   cvss_vector: string | null;
-  cvss_score: number | null;
+  cvss_score_tenths: number | null;
   /** JSON array, sorted. */
   scanners: string;
   detail: string | null;

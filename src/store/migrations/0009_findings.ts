@@ -37,7 +37,8 @@ export async function up(db: Kysely<any>): Promise<void> {
     .addColumn('fixed_version', 'text')
     .addColumn('severity', 'text', (c) => c.notNull())
     .addColumn('cvss_vector', 'text')
-    .addColumn('cvss_score', 'real')
+    // Tenths of a point: every numeric column is an integer on both engines.
+    .addColumn('cvss_score_tenths', 'integer')
     // JSON array of the scanners that reported it, sorted.
     .addColumn('scanners', 'text', (c) => c.notNull())
     .addColumn('detail', 'text')

@@ -73,6 +73,16 @@ describe('diffFindings', () => {
     assert.deepEqual([r.inserts, r.updates, r.unchanged], [[], [], 1]);
   });
 
+  it('keeps of a rating only what the store keeps, so a re-read rating is not a change', () => {
+    const rated = reported('CVE-1', 'openssl', '3.0.1', {
+      cvss: { vector: 'CVSS:3.1/AV:N', score: 7.53, source: 'nvd' },
+    });
+    const first = diffFindings([], [rated], ctx(T0));
+    assert.deepEqual(first.inserts[0]!.cvss, { vector: 'CVSS:3.1/AV:N', score: 7.5 });
+    const again = diffFindings(apply([], first), [rated], ctx(T0 + 1));
+    assert.equal(again.unchanged, 1);
+  });
+
   it('refreshes last seen, never first seen, on a later rescan', () => {
     const s = apply([], diffFindings([], [reported('CVE-1')], ctx(T0)));
     const later = T0 + 3 * D;
