@@ -32,6 +32,7 @@ export {
   NEXT_CYCLE_FALLBACK_MS,
   addWaiver,
   findingsForDigest,
+  importReport,
   listFindings,
   listWaivers,
   parseExpiry,

@@ -218,6 +218,34 @@ export async function markWaiverRevoked(h: StoreHandle, id: string, by: string, 
   return Number(res.numUpdatedRows);
 }
 
+/** A successful scan of `digest` that recorded a report with these bytes, if any. */
+export async function scanWithReport(
+  h: StoreHandle,
+  digest: string,
+  reportDigest: string,
+): Promise<{ id: string; scanner: string } | undefined> {
+  return h.db
+    .selectFrom('scans')
+    .select(['id', 'scanner'])
+    .where('digest', '=', digest)
+    .where('report_digest', '=', reportDigest)
+    .where('status', '=', 'ok')
+    .limit(1)
+    .executeTakeFirst();
+}
+
+/** Findings of `digest` that `scanner` reports (its latest view of the digest). */
+export async function countFindings(h: StoreHandle, digest: string, scanner: string): Promise<number> {
+  // `scanners` is a JSON array of names that are plain words: a quoted match is exact.
+  const r = await h.db
+    .selectFrom('findings')
+    .select((e) => e.fn.countAll<number>().as('n'))
+    .where('digest', '=', digest)
+    .where('scanners', 'like', `%"${scanner}"%`)
+    .executeTakeFirstOrThrow();
+  return Number(r.n);
+}
+
 /** Teams and `team/repo` of the repositories holding `digest`, and the stages where it is tagged. */
 export async function imagePlaces(
   h: StoreHandle,

@@ -18,14 +18,16 @@ import {
   type WaiverRequest,
 } from './decide.ts';
 import type { ParsedReport } from './model.ts';
+import { assertReportIsFor, parseReport, type FormatChoice } from './reports/index.ts';
 import {
+  countFindings,
   findingsOf,
   getWaiver,
   imagePlaces,
   insertFindings,
   insertScan,
   insertWaiver,
-  latestScan,
+  scanWithReport,
   markWaiverRevoked,
   rowToFinding,
   selectWaivers,
@@ -61,26 +63,21 @@ export interface RecordResult {
 }
 
 /**
- * Records `report` as `report.scanner`'s full view of `digest` at `now`. An identical report
- * (same bytes as that scanner's latest recorded scan) writes nothing at all; otherwise a scan
- * row is written and only the findings whose facts changed.
+ * Records `report` as `report.scanner`'s full view of `digest` at `now`. A report with the
+ * same bytes (`reportText`) as one already recorded for the digest writes nothing at all;
+ * otherwise a scan row is written and only the findings whose facts changed.
  */
 export async function recordReport(
   deps: FindingsDeps,
   req: { digest: string; report: ParsedReport; reportText?: string; actor: Actor; now: number },
 ): Promise<RecordResult> {
   const { digest, report, now } = req;
-  const reportDigest =
-    req.reportText === undefined ? undefined : `sha256:${createHash('sha256').update(req.reportText).digest('hex')}`;
+  const reportDigest = req.reportText === undefined ? undefined : sha256(req.reportText);
   return deps.store.transaction(async (tx) => {
-    const stored = await findingsOf(tx, digest);
-    if (reportDigest !== undefined) {
-      const last = await latestScan(tx, digest, report.scanner);
-      if (last?.reportDigest === reportDigest) {
-        const unchanged = stored.filter((f) => f.scanners.includes(report.scanner)).length;
-        return { opened: 0, updated: 0, fixed: 0, unchanged };
-      }
+    if (reportDigest !== undefined && (await scanWithReport(tx, digest, reportDigest))) {
+      return { opened: 0, updated: 0, fixed: 0, unchanged: await countFindings(tx, digest, report.scanner) };
     }
+    const stored = await findingsOf(tx, digest);
     const writes = diffFindings(stored, report.findings, {
       digest,
       scanner: report.scanner,
@@ -104,6 +101,40 @@ export async function recordReport(
     for (const f of writes.updates) await updateFinding(tx, f);
     return { scanId, opened: writes.opened, updated: writes.updated, fixed: writes.fixed, unchanged: writes.unchanged };
   });
+}
+
+const sha256 = (text: string): string => `sha256:${createHash('sha256').update(text).digest('hex')}`;
+
+/**
+ * A report's text for `digest`: read, checked against the digest, recorded. The same bytes
+ * as a report already recorded for this digest are recognised by their hash before being
+ * parsed again, and write nothing.
+ */
+export async function importReport(
+  deps: FindingsDeps,
+  req: { digest: string; text: string; format?: FormatChoice; source?: string; actor: Actor; now: number },
+): Promise<RecordResult & { scanner?: string }> {
+  const source = req.source ?? 'report';
+  const seen = await scanWithReport(deps.store, req.digest, sha256(req.text));
+  if (seen) {
+    return {
+      opened: 0,
+      updated: 0,
+      fixed: 0,
+      unchanged: await countFindings(deps.store, req.digest, seen.scanner),
+      scanner: seen.scanner,
+    };
+  }
+  const report = parseReport(req.text, { format: req.format, source });
+  assertReportIsFor(report, req.digest, source);
+  const result = await recordReport(deps, {
+    digest: req.digest,
+    report,
+    reportText: req.text,
+    actor: req.actor,
+    now: req.now,
+  });
+  return { ...result, scanner: report.scanner };
 }
 
 /** A scanner run that produced no report: recorded so failures are visible and counted. */

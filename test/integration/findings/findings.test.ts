@@ -5,6 +5,7 @@ import { appendAudit, listAudit } from '../../../src/audit/index.ts';
 import {
   addWaiver,
   findingsForDigest,
+  importReport,
   listFindings,
   listWaivers,
   parseReport,
@@ -140,6 +141,36 @@ forEachEngine('a real Trivy report is recorded once; the same bytes again write 
   const rows = await findingsForDigest(deps(store), A, T0 + 5 * D);
   assert.ok(rows.every((r) => r.firstSeen === T0 && r.lastSeen === T0));
 });
+
+forEachEngine(
+  'importReport: same bytes skip parsing and write nothing; a report for another digest is refused',
+  async ({ store }) => {
+    const d = deps(store);
+    const text = JSON.stringify({
+      SchemaVersion: 2,
+      ArtifactName: `r.example/payments/api@${A}`,
+      Results: [
+        {
+          Target: 't',
+          Vulnerabilities: [{ VulnerabilityID: 'CVE-1', PkgName: 'p', InstalledVersion: '1', Severity: 'HIGH' }],
+        },
+      ],
+    });
+    const first = await importReport(d, { digest: A, text, actor: ci, now: T0 });
+    assert.deepEqual([first.opened, first.scanner], [1, 'trivy']);
+    const again = await importReport(d, { digest: A, text, actor: ci, now: T0 + D });
+    assert.deepEqual(again, { opened: 0, updated: 0, fixed: 0, unchanged: 1, scanner: 'trivy' });
+    assert.deepEqual(await count(store), { findings: 1, scans: 1 });
+    await assert.rejects(
+      importReport(d, { digest: B, text, source: 'other.json', actor: ci, now: T0 }),
+      (e: unknown) => e instanceof SluiceError && e.code === 'SCAN_REPORT_MISMATCH',
+    );
+    const empty = JSON.stringify({ SchemaVersion: 2, ArtifactName: `r.example/payments/api@${B}`, Results: [] });
+    const none = await importReport(d, { digest: B, text: empty, actor: ci, now: T0 });
+    assert.equal(none.opened, 0);
+    assert.deepEqual(await count(store), { findings: 1, scans: 2 });
+  },
+);
 
 forEachEngine('rescans keep first seen, fix what disappeared, merge scanners', async ({ store }) => {
   await inventory(store);
