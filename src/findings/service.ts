@@ -306,6 +306,22 @@ export async function addWaiver(
   };
   for (const k of ['package', 'digest', 'repository'] as const) if (waiver[k] === undefined) delete waiver[k];
   return inTransaction(deps.store, async (tx) => {
+    if (waiver.digest !== undefined) {
+      // The team's security role waives for the team's images only.
+      const teams = (await imagePlaces(tx, [waiver.digest])).get(waiver.digest)?.teams ?? [];
+      if (teams.length === 0)
+        throw new SluiceError(
+          'IMAGE_NOT_IN_INVENTORY',
+          'not-found',
+          `${waiver.digest} is not in the inventory (run sluice sync?)`,
+        );
+      if (!teams.includes(waiver.team))
+        throw new SluiceError(
+          'WAIVER_INVALID',
+          'invalid-input',
+          `${waiver.digest} is not an image of team ${waiver.team}`,
+        );
+    }
     await insertWaiver(tx, waiver);
     await deps.audit(tx, {
       actor: actor.name,

@@ -262,6 +262,22 @@ forEachEngine(
       addWaiver(d, { vulnId: 'CVE-C', team: 'payments', reason: 'x', expiresAt: now + 91 * D, actor: sec, now }),
       (e: unknown) => e instanceof SluiceError && e.code === 'WAIVER_TOO_LONG',
     );
+    await assert.rejects(
+      addWaiver(d, { vulnId: 'CVE-C', digest: B, team: 'payments', reason: 'x', expiresAt: now + D, actor: sec, now }),
+      (e: unknown) => e instanceof SluiceError && e.code === 'WAIVER_INVALID',
+    );
+    await assert.rejects(
+      addWaiver(d, {
+        vulnId: 'CVE-C',
+        digest: `sha256:${'c'.repeat(64)}`,
+        team: 'payments',
+        reason: 'x',
+        expiresAt: now + D,
+        actor: sec,
+        now,
+      }),
+      (e: unknown) => e instanceof SluiceError && e.code === 'IMAGE_NOT_IN_INVENTORY',
+    );
     const w = await addWaiver(d, {
       vulnId: 'GHSA-c',
       repository: 'payments/api',
