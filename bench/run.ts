@@ -62,6 +62,11 @@ const BENCHES: Record<string, Bench> = {
     nodeArgs: ['--max-old-space-size=2048'],
     invoke: withoutCommonOutputFlags,
   },
+  findings: {
+    file: 'findings.bench.ts',
+    describe: 'findings: 10,000-finding report imported twice; overdue query over 500,000 findings',
+    invoke: withoutCommonOutputFlags,
+  },
 };
 
 function usage(): string {

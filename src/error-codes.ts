@@ -280,6 +280,9 @@ export const ERROR_CODES = {
   WEBHOOK_NOT_CONFIGURED: { category: 'forbidden', summary: 'no webhook secret is configured for the source' },
   WEBHOOK_SECRET_UNRESOLVED: { category: 'invalid-input', summary: 'the webhook secret cannot be resolved' },
   WEBHOOK_UNAUTHORIZED: { category: 'unauthorized', summary: 'the webhook secret is missing or wrong' },
+  WAIVER_INVALID: { category: 'invalid-input', summary: 'a waiver request is malformed' },
+  WAIVER_NOT_FOUND: { category: 'not-found', summary: 'no such waiver' },
+  WAIVER_TOO_LONG: { category: 'policy-violation', summary: 'the waiver lasts longer than the policy allows' },
   WINDOW_NONE: { category: 'conflict', summary: 'the stage has no upcoming maintenance window' },
 } as const satisfies Record<string, CodeSpec>;
 

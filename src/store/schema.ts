@@ -187,6 +187,9 @@ export interface Tables {
   vulndb_affected: VulndbAffectedTable;
   vulndb_aliases: VulndbAliasesTable;
   vulndb_imports: VulndbImportsTable;
+  scans: ScansTable;
+  findings: FindingsTable;
+  waivers: WaiversTable;
 }
 
 export interface EvidenceTable {
@@ -345,4 +348,62 @@ export interface VulndbImportsTable {
   added: number;
   updated: number;
   unchanged: number;
+}
+
+/** One scanner's report recorded for a digest (or the failure to get one). */
+export interface ScansTable {
+  id: string;
+  digest: string;
+  scanner: string;
+  format: string;
+  started_at: number;
+  finished_at: number | null;
+  /** ok | failed */
+  status: string;
+  error: string | null;
+  finding_count: number;
+  report_digest: string | null;
+  actor: string;
+}
+
+/** A vulnerability in one package version of one digest, across scanners and rescans. */
+export interface FindingsTable {
+  digest: string;
+  vuln_id: string;
+  package_name: string;
+  package_version: string;
+  /** JSON array. */
+  aliases: string;
+  ecosystem: string | null;
+  purl: string | null;
+  fixed_version: string | null;
+  severity: string;
+  cvss_vector: string | null;
+  cvss_score_tenths: number | null;
+  /** JSON array, sorted. */
+  scanners: string;
+  detail: string | null;
+  first_seen: number;
+  last_seen: number;
+  /** open | fixed | waived | not-affected */
+  state: string;
+  due_at: number;
+  resolved_at: number | null;
+  notified: string | null;
+}
+
+export interface WaiversTable {
+  id: string;
+  vuln_id: string;
+  package_name: string | null;
+  digest: string | null;
+  /** `team/repo`. */
+  repository: string | null;
+  team: string;
+  reason: string;
+  created_by: string;
+  created_at: number;
+  expires_at: number;
+  revoked_at: number | null;
+  revoked_by: string | null;
 }

@@ -11,6 +11,7 @@ import * as m0004 from './0004_retention.ts';
 import * as m0005 from './0005_usage.ts';
 import * as m0006 from './0006_operation_intents.ts';
 import * as m0007 from './0007_vulndb.ts';
+import * as m0008 from './0008_findings.ts';
 
 export const MIGRATIONS: readonly Migration[] = [
   { version: 1, name: 'initial', up: m0001.up },
@@ -20,4 +21,5 @@ export const MIGRATIONS: readonly Migration[] = [
   { version: 5, name: 'usage', up: m0005.up },
   { version: 6, name: 'operation_intents', up: m0006.up },
   { version: 7, name: 'vulndb', up: m0007.up },
+  { version: 8, name: 'findings', up: m0008.up },
 ];
