@@ -138,6 +138,7 @@ class LinearRegExp extends RegExp {
       const why = err instanceof Error ? err.message.replace(/^error parsing regexp: /, '') : String(err);
       throw new SyntaxError(
         `${why}: lookaround and backreferences are not supported (patterns are matched in linear time)`,
+        { cause: err },
       );
     }
     super(source, 'u');
