@@ -13,6 +13,7 @@ import { RegistryPool, type RegistrySettings } from './oci/pool.ts';
 import {
   DEFAULT_POLICY_FILE,
   loadPolicy,
+  linearRegExp,
   parseRepositoryPath,
   teamByName,
   type LifecyclePolicy,
@@ -163,7 +164,7 @@ export async function openRuntime(options: RuntimeOptions = {}): Promise<Runtime
 /** Inventory dependencies bound to one registry (its classifier differs per registry). */
 export function inventoryFor(rt: Runtime, reg: RegistryRef): InventoryDeps {
   const classify = classifier(rt.policy, reg.name);
-  const versionTag = new RegExp(rt.policy.naming.versionTag);
+  const versionTag = linearRegExp(rt.policy.naming.versionTag);
   return {
     ...rt.inventory,
     classify,

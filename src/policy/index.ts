@@ -37,4 +37,4 @@ export {
   resolveSecretRef,
   type SecretRef,
 } from './secrets.ts';
-export { compileTagPattern, globToRegExp, tagMatcher } from './patterns.ts';
+export { compileTagPattern, globToRegExp, linearRegExp, tagMatcher } from './patterns.ts';

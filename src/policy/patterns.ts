@@ -3,6 +3,7 @@
  * little languages of the policy file, each with a checker used at load time and a
  * compiled form used at run time.
  */
+import { RE2JS } from 're2js';
 import { TEMPLATE_PLACEHOLDERS } from './schema.ts';
 
 export type Placeholder = (typeof TEMPLATE_PLACEHOLDERS)[number];
@@ -116,9 +117,56 @@ export function isRegexPattern(pattern: string): boolean {
   return pattern.length >= 2 && pattern.startsWith('/') && pattern.endsWith('/');
 }
 
-/** Compiles a tag pattern; throws SyntaxError for a bad regex. */
+/**
+ * A regex written by a user, matched by RE2 (linear in the input) instead of the backtracking
+ * engine: `/^(a+)+$/` against a 128-character tag would otherwise hold the event loop for
+ * hours. It stays a RegExp (compiled by V8 as well, so the accepted syntax and `source` are
+ * the ones users know) but every match goes through `test`/`exec`, which the string methods
+ * (`match`, `replace`, `split`...) call too. Lookaround and backreferences have no linear-time
+ * matching and are refused.
+ */
+class LinearRegExp extends RegExp {
+  readonly #re2: RE2JS;
+
+  constructor(source: string) {
+    // V8 first: its SyntaxError is the message users know for plain syntax errors.
+    new RegExp(source, 'u');
+    let re2: RE2JS;
+    try {
+      re2 = RE2JS.compile(source);
+    } catch (err) {
+      const why = err instanceof Error ? err.message.replace(/^error parsing regexp: /, '') : String(err);
+      throw new SyntaxError(
+        `${why}: lookaround and backreferences are not supported (patterns are matched in linear time)`,
+        { cause: err },
+      );
+    }
+    super(source, 'u');
+    this.#re2 = re2;
+  }
+
+  override test(input: string): boolean {
+    return this.#re2.matcher(String(input)).find();
+  }
+
+  override exec(input: string): RegExpExecArray | null {
+    const text = String(input);
+    const m = this.#re2.matcher(text);
+    if (!m.find()) return null;
+    const groups: string[] = [];
+    for (let i = 0; i <= m.groupCount(); i++) groups.push(m.group(i) ?? (undefined as unknown as string));
+    return Object.assign(groups, { index: m.start(), input: text, groups: undefined }) as RegExpExecArray;
+  }
+}
+
+/** Compiles a user-written regex (no slashes) for linear-time matching; throws SyntaxError. */
+export function linearRegExp(source: string): RegExp {
+  return new LinearRegExp(source);
+}
+
+/** Compiles a tag pattern; throws SyntaxError for a bad or unsupported regex. */
 export function compileTagPattern(pattern: string): RegExp {
-  return isRegexPattern(pattern) ? new RegExp(pattern.slice(1, -1), 'u') : globToRegExp(pattern);
+  return isRegexPattern(pattern) ? linearRegExp(pattern.slice(1, -1)) : globToRegExp(pattern);
 }
 
 /** A predicate: does the tag match any of the patterns? */
