@@ -18,7 +18,7 @@ import type { Runtime } from '../runtime.ts';
 import { Scheduler, registryOfSyncJob, serverJobs, type JobSpec, type SyncSummary } from '../scheduler/index.ts';
 import { MIGRATIONS } from '../store/index.ts';
 import { VERSION } from '../version.ts';
-import { admissionRoutes } from '../admission/routes.ts';
+import { admissionRoutes } from './admission-routes.ts';
 import { apiRoutes } from './api-routes.ts';
 import { afterInventoryChanges, lifecycleJobs, lifecycleRoutes } from './lifecycle-routes.ts';
 import { errorBody, statusOf, toSluiceError } from './errors.ts';

@@ -9,7 +9,7 @@ import { performance } from 'node:perf_hooks';
 import { SluiceError, asSluiceError } from '../errors.ts';
 import { parseDuration } from '../policy/index.ts';
 import type { Runtime } from '../runtime.ts';
-import type { RouteContext, RouteRequest, RouteSpec } from '../server/routes.ts';
+import type { RouteContext, RouteRequest, RouteSpec } from './routes.ts';
 import {
   auditKey,
   decideReview,
@@ -20,17 +20,17 @@ import {
   type AdmissionAuditEntry,
   type GatheredFacts,
   type ReviewDecision,
-} from './decide.ts';
-import { FactsCache, gatherFacts, type FactSources } from './facts.ts';
+} from '../admission/decide.ts';
+import { FactsCache, gatherFacts, type FactSources } from '../admission/facts.ts';
 import {
   admissionResponse,
   parseAdmissionReview,
   rejectionFor,
   type AdmissionRequest,
   type AdmissionReviewResponse,
-} from './review.ts';
-import { admissionDepsFromRuntime, admissionSources, stageAdmission } from './sources.ts';
-import { reviewedWorkload, type ReviewedWorkload } from './workloads.ts';
+} from '../admission/review.ts';
+import { admissionDepsFromRuntime, admissionSources, stageAdmission } from '../admission/sources.ts';
+import { reviewedWorkload, type ReviewedWorkload } from '../admission/workloads.ts';
 
 /** A review is a few KiB; a Pod with hundreds of containers stays well below this. */
 export const MAX_REVIEW_BODY_BYTES = 3 * 1024 * 1024;
