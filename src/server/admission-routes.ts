@@ -1,9 +1,7 @@
 /**
  * The admission webhook endpoints: `POST /admission/validate` and, when `admission.mutate` is
  * on, `POST /admission/mutate`. The API server authenticates Sluice through the caBundle of
- * the webhook configuration and sends no credentials of its own, so these are `webhook`
- * routes whose sender check accepts every caller; what they reveal is a decision about an
- * object the caller sent.
+ * the webhook configuration and sends no credentials of its own (route auth `admission`).
  */
 import { performance } from 'node:perf_hooks';
 import { SluiceError, asSluiceError } from '../errors.ts';
@@ -205,8 +203,7 @@ export function admissionRoutes(rt: Runtime, options: AdmissionServiceOptions = 
     description:
       'Called by the Kubernetes API server (see `sluice admission manifests`). `?timeout=` is the webhook timeout the API server sends; the answer comes before it, from cached facts when the sources are slow. A malformed review with a readable uid is answered with allowed: false and code 400.',
     tag: 'admission',
-    auth: 'webhook',
-    authenticate: () => undefined,
+    auth: 'admission',
     auditAction: 'admission.review',
     query: { type: 'object', properties: { timeout: { type: 'string', description: 'e.g. 10s' } } },
     body: REVIEW_SCHEMA,
