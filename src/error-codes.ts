@@ -34,6 +34,7 @@ const RECEIVER_ANSWER = [
 export const ERROR_CODES = {
   ABORTED: { category: 'unavailable', summary: 'the operation was cancelled (shutdown or caller gone)' },
   ADMISSION_MANIFEST_INVALID: { category: 'invalid-input', summary: 'an admission manifest option is invalid' },
+  ADMISSION_MUTATE_DISABLED: { category: 'not-found', summary: 'the mutating admission webhook is off in the policy' },
   ADMISSION_REVIEW_INVALID: { category: 'invalid-input', summary: 'the AdmissionReview request is malformed' },
   APPROVAL_NOT_REQUIRED: { category: 'invalid-input', summary: 'the stage requires no approval' },
   APPROVAL_TYPE_UNKNOWN: { category: 'invalid-input', summary: 'the stage takes no approval of that type' },

@@ -45,6 +45,7 @@ export const AUDIT_ACTIONS = [
   'token.create',
   'token.revoke',
   'audit.export',
+  'admission',
 ] as const;
 
 export type JsonValue = string | number | boolean | null | JsonValue[] | { [key: string]: JsonValue };

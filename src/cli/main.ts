@@ -39,6 +39,10 @@ export const COMMAND_GROUPS: ReadonlyArray<{ commands: readonly string[]; load: 
     commands: ['evidence', 'approve', 'gate', 'promote', 'rollback', 'verify-deployable', 'promotions', 'hold'],
     load: async () => (await import('./commands/promotion.ts')).registerPromotionCommands,
   },
+  {
+    commands: ['admission'],
+    load: async () => (await import('./commands/admission.ts')).registerAdmissionCommands,
+  },
   { commands: ['retention'], load: async () => (await import('./commands/retention.ts')).registerRetentionCommands },
 ];
 

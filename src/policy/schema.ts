@@ -91,6 +91,10 @@ export type WebhookSource = (typeof WEBHOOK_SOURCES)[number];
 // Audit records go over TCP with octet-counting framing (RFC 6587): UDP would drop them silently.
 export const SYSLOG_PROTOCOLS = ['tcp'] as const;
 
+/** `enforce` denies; `warn` admits with warnings (for rolling enforcement out). */
+export const ADMISSION_MODES = ['enforce', 'warn'] as const;
+export type AdmissionModeName = (typeof ADMISSION_MODES)[number];
+
 export const TEMPLATE_PLACEHOLDERS = ['team', 'stage', 'repo'] as const;
 export const DEFAULT_REPOSITORY_TEMPLATE = '{team}-{stage}/{repo}';
 export const DEFAULT_VERSION_TAG = '^\\d+\\.\\d+\\.\\d+-\\d+$';
@@ -340,6 +344,16 @@ export interface AuditConfig {
   syslog?: { address: string; appName: string; protocol: (typeof SYSLOG_PROTOCOLS)[number] };
 }
 
+/** `spec.admission`: the admission webhook's namespace → stage mapping. */
+export interface AdmissionConfig {
+  /** First match wins. */
+  namespaces: { pattern: string; stage: string; mode: AdmissionModeName }[];
+  /** Namespace names never sent to the webhook (its namespaceSelector). */
+  exclude: string[];
+  /** Also serve /admission/mutate, which pins tags to digests. */
+  mutate: boolean;
+}
+
 export interface PolicyMetadata {
   name: string;
   labels: Record<string, string>;
@@ -369,4 +383,5 @@ export interface LifecyclePolicy {
   catalog: Catalog;
   server: ServerConfig;
   audit: AuditConfig;
+  admission: AdmissionConfig;
 }

@@ -38,6 +38,8 @@ export class ServerMetrics {
   readonly promotions: Gauge<'stage' | 'result'>;
   readonly gateFailures: Gauge<'stage' | 'requirement'>;
   readonly leadTime: Histogram;
+  readonly admissionReviews: Counter<'webhook' | 'decision' | 'stage'>;
+  readonly admissionDuration: Histogram<'webhook'>;
 
   constructor(options: {
     version: string;
@@ -130,6 +132,19 @@ export class ServerMetrics {
       name: 'sluice_gate_failures',
       help: 'Refused promotions in the last 90 days, by stage and the requirement that was not met',
       labelNames: ['stage', 'requirement'],
+      registers,
+    });
+    this.admissionReviews = new Counter({
+      name: 'sluice_admission_reviews_total',
+      help: 'AdmissionReviews answered, by webhook (validate, mutate), decision (allowed, warned, denied, ungoverned, invalid) and stage (a policy stage, or none)',
+      labelNames: ['webhook', 'decision', 'stage'],
+      registers,
+    });
+    this.admissionDuration = new Histogram({
+      name: 'sluice_admission_duration_seconds',
+      help: 'Time to answer one AdmissionReview, from the parsed body to the verdict',
+      labelNames: ['webhook'],
+      buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
       registers,
     });
     this.leadTime = new Histogram({

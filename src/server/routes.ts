@@ -21,8 +21,11 @@ export type HttpMethod = 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
  * - `public`: no credentials (OpenAPI document).
  * - `webhook`: the route checks the sender itself in `authenticate` (shared secret).
  * - `token`: a bearer API token; with `permission`, its role must hold it.
+ * - `admission`: the Kubernetes API server, which sends no credentials; it authenticates
+ *   Sluice through the webhook configuration's caBundle, and learns only a decision about the
+ *   object it sent.
  */
-export type RouteAuth = 'public' | 'webhook' | 'token';
+export type RouteAuth = 'public' | 'webhook' | 'token' | 'admission';
 
 export interface RouteRequest {
   params: Record<string, string>;

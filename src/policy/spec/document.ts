@@ -10,6 +10,7 @@ import {
   SUPPORTED_API_VERSIONS,
 } from '../schema.ts';
 import { array, object, oneOf, optional, record, required, string, uniqueArray, withDefault } from '../validate.ts';
+import { admission } from './admission.ts';
 import { audit } from './audit.ts';
 import { catalog } from './catalog.ts';
 import { changeManagement } from './change-management.ts';
@@ -54,6 +55,7 @@ const spec = object(
     catalog: withDefault(catalog, {}),
     server: withDefault(server, {}),
     audit: withDefault(audit, {}),
+    admission: withDefault(admission, {}),
   },
   {
     hints: {
