@@ -448,7 +448,7 @@ export async function walkLayer(
   } catch (err) {
     extract.destroy();
     await piped;
-    throw wrap(layer, pipelineError ?? err);
+    throw wrap(layer, err instanceof SluiceError ? err : (pipelineError ?? err));
   }
   await piped;
   if (pipelineError) throw wrap(layer, pipelineError);
