@@ -141,3 +141,34 @@ test('setuid files and world-writable directories are facts', async () => {
   assert.deepEqual(r.facts.setuid, ['usr/bin/su']);
   assert.deepEqual(r.facts.worldWritableDirs, ['tmp2']);
 });
+
+test('a package database deleted by an upper layer does not count, secrets from it still do', async () => {
+  const { mergeLayers } = await import('../../../src/analysis/merge.ts');
+  const seen: string[] = [];
+  const reader: PackageReader = {
+    ...fakeReader,
+    read: async (files) => {
+      seen.push(...files.keys());
+      return [];
+    },
+  };
+  const key = 'ghp_' + 'a1B2c3D4e5F6g7H8i9J0k1L2m3N4o5P6q7R8';
+  const l0 = await walkLayer(
+    layer('application/vnd.oci.image.layer.v1.tar'),
+    chunksOf(await tarOf([{ name: 'var/lib/fake/db', body: `token ${key}\n` }])),
+    { readers: [reader], ctx: ctx() },
+  );
+  const l1 = await walkLayer(
+    { ...layer('application/vnd.oci.image.layer.v1.tar'), index: 1, digest: 'sha256:' + 'b'.repeat(64) },
+    chunksOf(await tarOf([{ name: 'var/lib/fake/.wh.db' }])),
+    { readers: [reader], ctx: ctx() },
+  );
+  const merged = await mergeLayers([l0, l1], [reader], ctx());
+  assert.deepEqual(seen, []);
+  assert.equal(merged.secrets.length, 1);
+  assert.equal(merged.secrets[0]!.layerIndex, 0);
+  assert.ok(!JSON.stringify(merged.secrets).includes(key));
+  const kept = await mergeLayers([l0], [reader], ctx());
+  assert.equal(kept.secrets.length, 1);
+  assert.deepEqual(seen, ['var/lib/fake/db']);
+});
