@@ -31,7 +31,12 @@ export interface SecretFinding {
  * providers' own documentation. Kept as a table because the preset is not a dependency here.
  */
 export const SECRET_RULES: readonly SecretRule[] = [
-  { id: 'aws-access-key-id', description: 'AWS access key id', pattern: /\b((?:AKIA|ASIA|ABIA|ACCA)[A-Z0-9]{16})\b/, group: 1 },
+  {
+    id: 'aws-access-key-id',
+    description: 'AWS access key id',
+    pattern: /\b((?:AKIA|ASIA|ABIA|ACCA)[A-Z0-9]{16})\b/,
+    group: 1,
+  },
   {
     id: 'aws-secret-access-key',
     description: 'AWS secret access key assignment',
@@ -43,9 +48,24 @@ export const SECRET_RULES: readonly SecretRule[] = [
     description: 'PEM private key',
     pattern: /-----BEGIN ((?:RSA |EC |DSA |OPENSSH |ENCRYPTED |PGP )?PRIVATE KEY(?: BLOCK)?)-----/,
   },
-  { id: 'github-token', description: 'GitHub token', pattern: /\b((?:ghp|gho|ghu|ghs|ghr)_[A-Za-z0-9]{36,255})\b/, group: 1 },
-  { id: 'github-fine-grained-token', description: 'GitHub fine-grained token', pattern: /\b(github_pat_[A-Za-z0-9_]{82})\b/, group: 1 },
-  { id: 'gitlab-token', description: 'GitLab personal access token', pattern: /\b(glpat-[A-Za-z0-9_-]{20,})\b/, group: 1 },
+  {
+    id: 'github-token',
+    description: 'GitHub token',
+    pattern: /\b((?:ghp|gho|ghu|ghs|ghr)_[A-Za-z0-9]{36,255})\b/,
+    group: 1,
+  },
+  {
+    id: 'github-fine-grained-token',
+    description: 'GitHub fine-grained token',
+    pattern: /\b(github_pat_[A-Za-z0-9_]{82})\b/,
+    group: 1,
+  },
+  {
+    id: 'gitlab-token',
+    description: 'GitLab personal access token',
+    pattern: /\b(glpat-[A-Za-z0-9_-]{20,})\b/,
+    group: 1,
+  },
   { id: 'slack-token', description: 'Slack token', pattern: /\b(xox[abposr]-[A-Za-z0-9-]{10,})\b/, group: 1 },
   {
     id: 'slack-webhook',

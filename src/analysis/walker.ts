@@ -9,7 +9,15 @@ import { pipeline } from 'node:stream/promises';
 import zlib from 'node:zlib';
 import tar from 'tar-stream';
 import { SluiceError } from '../errors.ts';
-import type { AnalysisNote, EntryInfo, InstalledPackage, LayerFile, LayerRef, PackageReader, ReadContext } from './model.ts';
+import type {
+  AnalysisNote,
+  EntryInfo,
+  InstalledPackage,
+  LayerFile,
+  LayerRef,
+  PackageReader,
+  ReadContext,
+} from './model.ts';
 import { looksLikeText, scanText, type SecretFinding } from './secrets.ts';
 
 export interface LayerLimits {
@@ -278,11 +286,9 @@ export async function walkLayer(
         : new PassThrough();
 
   let pipelineError: unknown;
-  const piped = pipeline(source, decompress, guard, extract).catch(
-    (err: unknown) => {
-      pipelineError = err;
-    },
-  );
+  const piped = pipeline(source, decompress, guard, extract).catch((err: unknown) => {
+    pipelineError = err;
+  });
 
   const seen = new Set<string>();
   const wantedBy = (entry: EntryInfo) => options.readers.filter((r) => r.wants?.(entry) && r.read);
@@ -340,7 +346,11 @@ export async function walkLayer(
           continue;
         case 'symlink':
           if (!linkStaysInside(dirname(path), h.linkname ?? '')) {
-            note('LINK_ESCAPES_ROOT', `symlink ${path} points out of the root (${h.linkname ?? ''}); never followed`, path);
+            note(
+              'LINK_ESCAPES_ROOT',
+              `symlink ${path} points out of the root (${h.linkname ?? ''}); never followed`,
+              path,
+            );
           }
           if (INTERESTING_EXECUTABLES.has(name)) result.facts.executables.push(path);
           entry.resume();
@@ -349,7 +359,11 @@ export async function walkLayer(
           {
             const target = normaliseEntryPath(h.linkname ?? '');
             if (target.problem || target.path === undefined) {
-              note('LINK_ESCAPES_ROOT', `hard link ${path} points out of the root (${h.linkname ?? ''}); ignored`, path);
+              note(
+                'LINK_ESCAPES_ROOT',
+                `hard link ${path} points out of the root (${h.linkname ?? ''}); ignored`,
+                path,
+              );
             }
           }
           if (INTERESTING_EXECUTABLES.has(name)) result.facts.executables.push(path);
@@ -379,7 +393,11 @@ export async function walkLayer(
       for (const r of wantedBy(info)) {
         const max = Math.min(r.maxBytes ?? limits.maxFileBytes, limits.maxFileBytes);
         if (size > max) {
-          note('FILE_TOO_LARGE', `${path} is ${size} bytes, over the ${max}-byte limit of reader ${r.name}: not read`, path);
+          note(
+            'FILE_TOO_LARGE',
+            `${path} is ${size} bytes, over the ${max}-byte limit of reader ${r.name}: not read`,
+            path,
+          );
         } else buffered.push(r);
       }
       const scanSecrets = options.secrets !== false && size > 0 && size <= limits.maxSecretFileBytes;

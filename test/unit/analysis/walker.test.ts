@@ -6,15 +6,28 @@ import { isSluiceError } from '../../../src/errors.ts';
 import type { AnalysisNote, LayerRef, PackageReader, ReadContext } from '../../../src/analysis/model.ts';
 import { walkLayer } from '../../../src/analysis/walker.ts';
 
-type Entry = { name: string; body?: string | Buffer; type?: tar.Headers['type']; mode?: number; linkname?: string; size?: number };
+type Entry = {
+  name: string;
+  body?: string | Buffer;
+  type?: tar.Header['type'];
+  mode?: number;
+  linkname?: string;
+  size?: number;
+};
 
 async function tarOf(entries: Entry[]): Promise<Buffer> {
   const pack = tar.pack();
   const chunks: Buffer[] = [];
-  pack.on('data', (c: Buffer) => chunks.push(c));
-  const done = new Promise((r) => pack.on('end', r));
+  pack.on('data', (c: unknown) => {
+    chunks.push(c as Buffer);
+  });
+  const done = new Promise<void>((r) => pack.on('end', () => r()));
   for (const e of entries) {
-    const header: tar.Headers = { name: e.name, type: e.type ?? 'file', mode: e.mode ?? 0o644 };
+    const header: Partial<tar.Header> & { name: string } = {
+      name: e.name,
+      type: e.type ?? 'file',
+      mode: e.mode ?? 0o644,
+    };
     if (e.linkname !== undefined) header.linkname = e.linkname;
     if (e.type === 'file' || e.type === undefined) pack.entry(header, e.body ?? '');
     else pack.entry(header);
@@ -75,13 +88,24 @@ test('path traversal, absolute paths, escaping links and devices are noted and s
   ]);
   const r = await walkLayer(layer('application/vnd.oci.image.layer.v1.tar'), chunksOf(blob), { readers: [], ctx: c });
   const codes = r.notes.map((n) => n.code).sort();
-  assert.deepEqual(codes, ['DUPLICATE_ENTRY', 'LINK_ESCAPES_ROOT', 'LINK_ESCAPES_ROOT', 'PATH_UNSAFE', 'PATH_UNSAFE', 'SPECIAL_FILE']);
+  assert.deepEqual(codes, [
+    'DUPLICATE_ENTRY',
+    'LINK_ESCAPES_ROOT',
+    'LINK_ESCAPES_ROOT',
+    'PATH_UNSAFE',
+    'PATH_UNSAFE',
+    'SPECIAL_FILE',
+  ]);
 });
 
 test('entry count, total size, compression ratio, truncation and bad gzip are refused naming the layer', async () => {
   const many = await tarOf(Array.from({ length: 20 }, (_, i) => ({ name: `f${i}`, body: 'x' })));
   await assert.rejects(
-    walkLayer(layer('application/vnd.oci.image.layer.v1.tar'), chunksOf(many), { readers: [], ctx: ctx(), limits: { maxEntries: 10 } }),
+    walkLayer(layer('application/vnd.oci.image.layer.v1.tar'), chunksOf(many), {
+      readers: [],
+      ctx: ctx(),
+      limits: { maxEntries: 10 },
+    }),
     (e) => isSluiceError(e, 'LAYER_TOO_MANY_ENTRIES') && e.message.includes('a'.repeat(64)),
   );
   const bomb = gzipSync(await tarOf([{ name: 'zeros', body: Buffer.alloc(20 * 1024 * 1024) }]));
@@ -103,7 +127,10 @@ test('entry count, total size, compression ratio, truncation and bad gzip are re
     isSluiceError(e, 'LAYER_CORRUPT'),
   );
   await assert.rejects(
-    walkLayer(layer('application/vnd.oci.image.layer.v1.tar'), chunksOf(Buffer.alloc(1024, 65)), { readers: [], ctx: ctx() }),
+    walkLayer(layer('application/vnd.oci.image.layer.v1.tar'), chunksOf(Buffer.alloc(1024, 65)), {
+      readers: [],
+      ctx: ctx(),
+    }),
     (e) => isSluiceError(e, 'LAYER_NOT_TAR'),
   );
 });
@@ -122,7 +149,10 @@ test('an oversize wanted file is noted, not buffered', async () => {
 test('secrets are found with rule, path and line, and the value never appears in the result', async () => {
   const key = 'AKIA' + 'QWERTYUIOPASDFGH';
   const blob = await tarOf([{ name: 'app/.env', body: `A=1\nAWS_KEY=${key}\n` }]);
-  const r = await walkLayer(layer('application/vnd.oci.image.layer.v1.tar'), chunksOf(blob), { readers: [], ctx: ctx() });
+  const r = await walkLayer(layer('application/vnd.oci.image.layer.v1.tar'), chunksOf(blob), {
+    readers: [],
+    ctx: ctx(),
+  });
   assert.equal(r.secrets.length, 1);
   assert.equal(r.secrets[0]!.rule, 'aws-access-key-id');
   assert.equal(r.secrets[0]!.path, 'app/.env');
@@ -137,7 +167,10 @@ test('setuid files and world-writable directories are facts', async () => {
     { name: 'tmp2', type: 'directory', mode: 0o777 },
     { name: 'tmp', type: 'directory', mode: 0o1777 },
   ]);
-  const r = await walkLayer(layer('application/vnd.oci.image.layer.v1.tar'), chunksOf(blob), { readers: [], ctx: ctx() });
+  const r = await walkLayer(layer('application/vnd.oci.image.layer.v1.tar'), chunksOf(blob), {
+    readers: [],
+    ctx: ctx(),
+  });
   assert.deepEqual(r.facts.setuid, ['usr/bin/su']);
   assert.deepEqual(r.facts.worldWritableDirs, ['tmp2']);
 });
