@@ -8,6 +8,7 @@ import { PassThrough, Readable, Transform, type TransformCallback } from 'node:s
 import { pipeline } from 'node:stream/promises';
 import zlib from 'node:zlib';
 import tar from 'tar-stream';
+import type { CodeOf } from '../error-codes.ts';
 import { SluiceError } from '../errors.ts';
 import type {
   AnalysisNote,
@@ -89,7 +90,7 @@ function declaredCompression(mediaType: string): Compression | undefined {
   return undefined;
 }
 
-function layerError(code: string, layer: LayerRef, message: string, cause?: unknown): SluiceError {
+function layerError(code: CodeOf<'integrity'>, layer: LayerRef, message: string, cause?: unknown): SluiceError {
   return new SluiceError(
     code,
     'integrity',
@@ -476,8 +477,9 @@ export async function walkLayer(
 
 function wrap(layer: LayerRef, err: unknown): SluiceError {
   if (err instanceof SluiceError) {
-    if (err.message.includes(layer.digest)) return err;
-    return layerError(err.code, layer, err.message, err);
+    // Keep its code and category (a network error stays `unavailable`); name the layer.
+    if (!err.message.includes(layer.digest)) err.message = `layer ${layer.index} (${layer.digest}): ${err.message}`;
+    return err;
   }
   const e = err as Error & { code?: string };
   const message = e.message ?? String(err);
