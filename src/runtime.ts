@@ -22,6 +22,8 @@ import { openStore, type Store, type StoreTx } from './store/index.ts';
 import { lifecycleEvent, type LifecycleEventType } from './notify/event.ts';
 import { NotificationHub } from './notify/hub.ts';
 import { registrySettings } from './registries/settings.ts';
+import { EventBus } from './events/index.ts';
+import { immutableVersionTagRule, tagChangeNotice } from './promotion/governance.ts';
 
 export interface RuntimeOptions {
   /** Policy file; default ./sluice.yaml. */
@@ -63,6 +65,10 @@ export interface Runtime {
     event: { subject: string; summary: string; data?: Record<string, unknown> },
   ): Promise<void>;
   onNotificationFailure?: (channel: string, message: string) => void;
+  /** The lifecycle event bus; `close()` waits for its deliveries. */
+  events: EventBus;
+  /** Told about a bus subscriber that failed (after the failure is audited). */
+  onSubscriberFailure?: (event: string, subscriber: string, message: string) => void;
   now(): number;
   close(): Promise<void>;
 }
@@ -117,6 +123,18 @@ export async function openRuntime(options: RuntimeOptions = {}): Promise<Runtime
   const now = () => clock().getTime();
   const hub = policy.notifications.length ? NotificationHub.fromPolicy(policy, { env }) : undefined;
   const deliveries = new Set<Promise<void>>();
+  const events = new EventBus({
+    onSubscriberFailure: async ({ event, subscriber, error }) => {
+      const message = error instanceof Error ? error.message : String(error);
+      runtime.onSubscriberFailure?.(event, subscriber, message);
+      await audit(store, {
+        actor: 'system:events',
+        action: 'event.subscriber-failed',
+        reason: `${subscriber} failed on ${event}: ${message}`,
+        result: 'failure',
+      });
+    },
+  });
   const inventory: InventoryDeps = {
     store,
     client: (host) => pool.get(host),
@@ -138,6 +156,7 @@ export async function openRuntime(options: RuntimeOptions = {}): Promise<Runtime
     registries,
     registryForHost: (host) => byHost.get(host.toLowerCase()),
     now,
+    events,
     notify(type, event) {
       if (!hub) return Promise.resolve();
       const delivery = hub
@@ -151,33 +170,26 @@ export async function openRuntime(options: RuntimeOptions = {}): Promise<Runtime
       return delivery;
     },
     async close() {
+      await events.drain();
       await Promise.allSettled([...deliveries]);
       pool.close();
       await syslog?.close();
       await store.close();
     },
   };
+  // Notifications follow events published on the bus instead of being sent by hand.
+  events.subscribe('compliance.violation', (e) => runtime.notify('compliance.violation', e), 'notify');
   return runtime;
 }
 
 /** Inventory dependencies bound to one registry (its classifier differs per registry). */
 export function inventoryFor(rt: Runtime, reg: RegistryRef): InventoryDeps {
   const classify = classifier(rt.policy, reg.name);
-  const versionTag = new RegExp(rt.policy.naming.versionTag);
   return {
     ...rt.inventory,
     classify,
-    onViolation: (v) => {
-      void rt.notify('compliance.violation', {
-        subject: `${reg.host}/${v.repository}:${v.tag}`,
-        summary: `version tag ${v.repository}:${v.tag} was ${v.change} outside Sluice (${v.reason})`,
-        data: { ...v },
-      });
-    },
-    immutableTagViolation: (repository, tag) => {
-      const stage = rt.policy.stages.find((s) => s.name === classify(repository).stage);
-      return stage?.immutableTags && versionTag.test(tag) ? `version tags in ${stage.name} are immutable` : undefined;
-    },
+    onViolation: (v) => void rt.events.publish('compliance.violation', tagChangeNotice(reg, v)),
+    immutableTagViolation: immutableVersionTagRule(rt.policy, classify),
   };
 }
 
