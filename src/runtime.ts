@@ -178,7 +178,12 @@ export async function openRuntime(options: RuntimeOptions = {}): Promise<Runtime
     },
   };
   // Notifications follow events published on the bus instead of being sent by hand.
-  events.subscribe('compliance.violation', (e) => runtime.notify('compliance.violation', e), 'notify');
+  for (const type of ['compliance.violation', 'retention.notice', 'retention.applied'] as const)
+    events.subscribe(
+      type,
+      (e) => runtime.notify(type, { subject: e.subject, summary: e.summary, data: e.data }),
+      'notify',
+    );
   return runtime;
 }
 

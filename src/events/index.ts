@@ -8,4 +8,4 @@ export {
   type Subscriber,
   type SubscriberFailure,
 } from './bus.ts';
-export type { ImageLocation, LifecycleEvents } from './types.ts';
+export type { ImageLocation, LifecycleEvents, Notice } from './types.ts';

@@ -11,6 +11,14 @@ export interface ImageLocation {
   digest: string;
 }
 
+/** What the notification channels show for an event: one line about one subject. */
+export interface Notice {
+  subject: string;
+  summary: string;
+  /** JSON-serialisable details, never secrets. */
+  data: Record<string, unknown>;
+}
+
 export interface LifecycleEvents {
   /** Evidence (a test result, a scan, an approval) was stored for an image. */
   'evidence.recorded': ImageLocation & {
@@ -38,10 +46,10 @@ export interface LifecycleEvents {
   'promotion.refused': ImageLocation & { stage: string; code: string; reason: string; actor: string };
   'hold.placed': ImageLocation & { kind: string; reason: string; actor: string };
   'hold.released': ImageLocation & { kind: string; reason: string; actor: string };
-  'retention.applied': { registry: string; deleted: number; failed: number; actor: string };
-  'compliance.violation': {
-    subject: string;
-    summary: string;
-    data: Record<string, unknown>;
-  };
+  /** Images of a repository were marked for deletion after a notice period. */
+  'retention.notice': Notice & { repository: string; team: string | null; items: number };
+  /** A retention plan was applied and deleted something. */
+  'retention.applied': Notice & { fingerprint: string; deleted: number; failed: number };
+  /** Something broke a governance rule (a version tag moved outside Sluice, ...). */
+  'compliance.violation': Notice;
 }

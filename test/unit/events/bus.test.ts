@@ -102,7 +102,14 @@ describe('EventBus', () => {
     bus.subscribe('retention.applied', function archiveReport() {
       throw new Error('x');
     });
-    await bus.publish('retention.applied', { registry: 'local', deleted: 1, failed: 0, actor: 'system' });
+    await bus.publish('retention.applied', {
+      subject: 'plan',
+      summary: 'retention deleted 1 item(s)',
+      data: {},
+      fingerprint: 'plan',
+      deleted: 1,
+      failed: 0,
+    });
     assert.equal(failures[0]?.subscriber, 'archiveReport');
   });
 
