@@ -73,6 +73,17 @@ export interface Runtime {
   close(): Promise<void>;
 }
 
+/** Bus events the notification channels hear about (each carries a Notice). */
+const NOTIFIED_EVENTS = [
+  'promotion.succeeded',
+  'promotion.failed',
+  'gate.failed',
+  'rollback.succeeded',
+  'retention.notice',
+  'retention.applied',
+  'compliance.violation',
+] as const;
+
 export function registryRef(r: Registry): RegistryRef {
   return {
     name: r.name,
@@ -178,7 +189,7 @@ export async function openRuntime(options: RuntimeOptions = {}): Promise<Runtime
     },
   };
   // Notifications follow events published on the bus instead of being sent by hand.
-  for (const type of ['compliance.violation', 'retention.notice', 'retention.applied'] as const)
+  for (const type of NOTIFIED_EVENTS)
     events.subscribe(
       type,
       (e) => runtime.notify(type, { subject: e.subject, summary: e.summary, data: e.data }),

@@ -41,8 +41,11 @@ export interface LifecycleEvents {
     digest: string;
     previous: string | null;
   };
-  'promotion.succeeded': ImageLocation & { stage: string; target: string; versionTag: string; actor: string };
-  'promotion.failed': ImageLocation & { stage: string; reason: string; actor: string };
+  // Promotion's outcomes carry their details in `data`, as the notification channels show them.
+  'promotion.succeeded': Notice;
+  'promotion.failed': Notice;
+  'gate.failed': Notice;
+  'rollback.succeeded': Notice;
   'promotion.refused': ImageLocation & { stage: string; code: string; reason: string; actor: string };
   'hold.placed': ImageLocation & { kind: string; reason: string; actor: string };
   'hold.released': ImageLocation & { kind: string; reason: string; actor: string };

@@ -143,18 +143,14 @@ describe('EventBus', () => {
       seen.push('evidence');
       // A follow-up published and awaited from inside a delivery must not deadlock.
       await bus.publish('promotion.succeeded', {
-        registry: e.registry,
-        repository: e.repository,
-        digest: e.digest,
-        stage: 'test',
-        target: 'payments-test/api',
-        versionTag: '1.0.0-1',
-        actor: e.actor,
+        subject: `${e.registry}/${e.repository}@${e.digest}`,
+        summary: 'payments/api:1.0.0-1 promoted to test',
+        data: { versionTag: '1.0.0-1' },
       });
     });
     bus.subscribe('promotion.succeeded', async (e) => {
       await new Promise((r) => setTimeout(r, 5));
-      seen.push(`promoted:${e.versionTag}`);
+      seen.push(`promoted:${String(e.data.versionTag)}`);
     });
     void bus.publish('evidence.recorded', evidence);
     assert.equal(bus.pending, 1);
