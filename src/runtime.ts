@@ -13,7 +13,6 @@ import { RegistryPool, type RegistrySettings } from './oci/pool.ts';
 import {
   DEFAULT_POLICY_FILE,
   loadPolicy,
-  linearRegExp,
   parseRepositoryPath,
   teamByName,
   type LifecyclePolicy,
@@ -23,6 +22,8 @@ import { openStore, type Store, type StoreTx } from './store/index.ts';
 import { lifecycleEvent, type LifecycleEventType } from './notify/event.ts';
 import { NotificationHub } from './notify/hub.ts';
 import { registrySettings } from './registries/settings.ts';
+import { EventBus } from './events/index.ts';
+import { immutableVersionTagRule, tagChangeNotice } from './promotion/governance.ts';
 
 export interface RuntimeOptions {
   /** Policy file; default ./sluice.yaml. */
@@ -64,9 +65,24 @@ export interface Runtime {
     event: { subject: string; summary: string; data?: Record<string, unknown> },
   ): Promise<void>;
   onNotificationFailure?: (channel: string, message: string) => void;
+  /** The lifecycle event bus; `close()` waits for its deliveries. */
+  events: EventBus;
+  /** Told about a bus subscriber that failed (after the failure is audited). */
+  onSubscriberFailure?: (event: string, subscriber: string, message: string) => void;
   now(): number;
   close(): Promise<void>;
 }
+
+/** Bus events the notification channels hear about (each carries a Notice). */
+const NOTIFIED_EVENTS = [
+  'promotion.succeeded',
+  'promotion.failed',
+  'gate.failed',
+  'rollback.succeeded',
+  'retention.notice',
+  'retention.applied',
+  'compliance.violation',
+] as const;
 
 export function registryRef(r: Registry): RegistryRef {
   return {
@@ -118,6 +134,18 @@ export async function openRuntime(options: RuntimeOptions = {}): Promise<Runtime
   const now = () => clock().getTime();
   const hub = policy.notifications.length ? NotificationHub.fromPolicy(policy, { env }) : undefined;
   const deliveries = new Set<Promise<void>>();
+  const events = new EventBus({
+    onSubscriberFailure: async ({ event, subscriber, error }) => {
+      const message = error instanceof Error ? error.message : String(error);
+      runtime.onSubscriberFailure?.(event, subscriber, message);
+      await audit(store, {
+        actor: 'system:events',
+        action: 'event.subscriber-failed',
+        reason: `${subscriber} failed on ${event}: ${message}`,
+        result: 'failure',
+      });
+    },
+  });
   const inventory: InventoryDeps = {
     store,
     client: (host) => pool.get(host),
@@ -139,6 +167,7 @@ export async function openRuntime(options: RuntimeOptions = {}): Promise<Runtime
     registries,
     registryForHost: (host) => byHost.get(host.toLowerCase()),
     now,
+    events,
     notify(type, event) {
       if (!hub) return Promise.resolve();
       const delivery = hub
@@ -152,33 +181,31 @@ export async function openRuntime(options: RuntimeOptions = {}): Promise<Runtime
       return delivery;
     },
     async close() {
+      await events.drain();
       await Promise.allSettled([...deliveries]);
       pool.close();
       await syslog?.close();
       await store.close();
     },
   };
+  // Notifications follow events published on the bus instead of being sent by hand.
+  for (const type of NOTIFIED_EVENTS)
+    events.subscribe(
+      type,
+      (e) => runtime.notify(type, { subject: e.subject, summary: e.summary, data: e.data }),
+      'notify',
+    );
   return runtime;
 }
 
 /** Inventory dependencies bound to one registry (its classifier differs per registry). */
 export function inventoryFor(rt: Runtime, reg: RegistryRef): InventoryDeps {
   const classify = classifier(rt.policy, reg.name);
-  const versionTag = linearRegExp(rt.policy.naming.versionTag);
   return {
     ...rt.inventory,
     classify,
-    onViolation: (v) => {
-      void rt.notify('compliance.violation', {
-        subject: `${reg.host}/${v.repository}:${v.tag}`,
-        summary: `version tag ${v.repository}:${v.tag} was ${v.change} outside Sluice (${v.reason})`,
-        data: { ...v },
-      });
-    },
-    immutableTagViolation: (repository, tag) => {
-      const stage = rt.policy.stages.find((s) => s.name === classify(repository).stage);
-      return stage?.immutableTags && versionTag.test(tag) ? `version tags in ${stage.name} are immutable` : undefined;
-    },
+    onViolation: (v) => void rt.events.publish('compliance.violation', tagChangeNotice(reg, v)),
+    immutableTagViolation: immutableVersionTagRule(rt.policy, classify),
   };
 }
 

@@ -81,6 +81,6 @@ export async function promotionHooks(rt: Runtime): Promise<PromotionHooks> {
         audit: signingAudit(rt, 'system:promotion'),
       });
     },
-    notify: (n) => rt.notify(n.type, { subject: n.subject, summary: n.summary, data: n.data }),
+    notify: (n) => rt.events.publish(n.type, { subject: n.subject, summary: n.summary, data: n.data }),
   };
 }

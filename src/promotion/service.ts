@@ -17,6 +17,7 @@ import { CopyEngine } from '../oci/copy.ts';
 import { parseReference, type Reference } from '../oci/reference.ts';
 import {
   activeWindow,
+  linearRegExp,
   nextRun,
   parseRepositoryPath,
   repositoryFor,
@@ -164,7 +165,7 @@ export async function resolveStageImage(rt: Runtime, text: string, defaultStage:
 
 /** The `<version>-<build>` tag of the digest in its repository (the one given, or the only one there). */
 async function versionTagOf(rt: Runtime, img: StageImage): Promise<string> {
-  const re = new RegExp(rt.policy.naming.versionTag);
+  const re = linearRegExp(rt.policy.naming.versionTag);
   if (img.tag && re.test(img.tag)) return img.tag;
   const client = rt.pool.get(img.registry.host);
   const tags = (await client.listTags(img.repository)).filter((t) => re.test(t));

@@ -180,7 +180,10 @@ async function notices(
   }
   if (!dryRun && fresh.length) {
     const team = rp.team ? rt.policy.teams.find((t) => t.name === rp.team) : undefined;
-    await rt.notify('retention.notice', {
+    await rt.events.publish('retention.notice', {
+      repository: rp.repository,
+      team: rp.team ?? null,
+      items: fresh.length,
       subject: rp.repository,
       summary: `${fresh.length} image(s) of ${rp.repository} will be deleted after ${new Date(after).toISOString().slice(0, 10)} (retention, notice of ${rp.noticeDays ?? 7} days)`,
       data: {
@@ -287,7 +290,10 @@ export async function applyPlan(
     report.totals.bytesFreed += r.bytesFreed;
   }
   if (!options.dryRun && report.totals.deleted > 0) {
-    await rt.notify('retention.applied', {
+    await rt.events.publish('retention.applied', {
+      fingerprint: plan.fingerprint,
+      deleted: report.totals.deleted,
+      failed: report.totals.failed,
       subject: plan.fingerprint,
       summary: `retention deleted ${report.totals.deleted} item(s), freeing ${report.totals.bytesFreed} bytes; ${report.totals.skipped} skipped, ${report.totals.failed} failed`,
       data: { totals: report.totals, repositories: report.repositories.map((r) => r.repository) },

@@ -9,7 +9,7 @@ import type { TagChange } from '../inventory/sync.ts';
 import { parseReference } from '../oci/reference.ts';
 import { parseRepositoryPath, stageByName, teamByName } from '../policy/index.ts';
 import { actorFromPolicy, type Actor } from '../auth/actor.ts';
-import { approve, recordEvidence } from '../promotion/evidence.ts';
+import { approveAndPromote, recordEvidenceAndPromote } from '../promotion/follow-ups.ts';
 import { promotionHooks } from '../promotion/hooks.ts';
 import { rollback, verifyDeployable } from '../promotion/operations.ts';
 import { listPromotions } from '../promotion/records.ts';
@@ -106,19 +106,23 @@ export function lifecycleRoutes(rt: Runtime): RouteSpec[] {
       example: { body: { ref: EXAMPLE_REF, type: 'unit-tests', status: 'passed' } },
       async handler(req, reply, ctx) {
         const b = body(req);
-        const rec = await recordEvidence(rt, actor(ctx), {
-          ref: String(b.ref),
-          type: String(b.type),
-          ...(b.status ? { status: b.status as 'passed' | 'failed' } : {}),
-          ...(b.url ? { url: String(b.url) } : {}),
-          ...(b.stage ? { stage: String(b.stage) } : {}),
-          ...(b.change ? { change: String(b.change) } : {}),
-          ...(b.details ? { details: b.details as Record<string, unknown> } : {}),
-          source: 'api',
-        });
-        const promoted = await autoPromote(rt, rec.image.digest, await hooks);
+        const { evidence, promoted } = await recordEvidenceAndPromote(
+          rt,
+          actor(ctx),
+          {
+            ref: String(b.ref),
+            type: String(b.type),
+            ...(b.status ? { status: b.status as 'passed' | 'failed' } : {}),
+            ...(b.url ? { url: String(b.url) } : {}),
+            ...(b.stage ? { stage: String(b.stage) } : {}),
+            ...(b.change ? { change: String(b.change) } : {}),
+            ...(b.details ? { details: b.details as Record<string, unknown> } : {}),
+            source: 'api',
+          },
+          { hooks: await hooks },
+        );
         reply.code(201);
-        return { evidence: rec.evidence, promoted };
+        return { evidence, promoted };
       },
     },
     {
@@ -379,17 +383,21 @@ export function lifecycleRoutes(rt: Runtime): RouteSpec[] {
       example: { body: { ref: 'acme/api:1.0.0-1', comment: 'regression suite green' } },
       async handler(req, reply, ctx) {
         const b = body(req);
-        const rec = await approve(rt, actor(ctx), {
-          ref: String(b.ref),
-          stage: stage.name,
-          ...(b.type ? { type: String(b.type) } : {}),
-          ...(b.reject ? { reject: true } : {}),
-          ...(b.comment ? { comment: String(b.comment) } : {}),
-          ...(b.url ? { url: String(b.url) } : {}),
-        });
-        const promoted = await autoPromote(rt, rec.image.digest, await hooks);
+        const { evidence, promoted } = await approveAndPromote(
+          rt,
+          actor(ctx),
+          {
+            ref: String(b.ref),
+            stage: stage.name,
+            ...(b.type ? { type: String(b.type) } : {}),
+            ...(b.reject ? { reject: true } : {}),
+            ...(b.comment ? { comment: String(b.comment) } : {}),
+            ...(b.url ? { url: String(b.url) } : {}),
+          },
+          await hooks,
+        );
         reply.code(201);
-        return { evidence: rec.evidence, promoted };
+        return { evidence, promoted };
       },
     });
   }

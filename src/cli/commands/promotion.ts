@@ -2,7 +2,7 @@
 import type { Command } from 'commander';
 import { SluiceError } from '../../errors.ts';
 import { cliActor } from '../../auth/actor.ts';
-import { approve, recordEvidence } from '../../promotion/evidence.ts';
+import { approveAndPromote, recordEvidenceAndPromote } from '../../promotion/follow-ups.ts';
 import type { GateResult } from '../../promotion/gate.ts';
 import { promotionHooks } from '../../promotion/hooks.ts';
 import { rollback, verifyDeployable } from '../../promotion/operations.ts';
@@ -10,7 +10,6 @@ import { addHold, releaseHold } from '../../holds/service.ts';
 import { abandonInterrupted } from '../../promotion/interrupted.ts';
 import { listPromotions } from '../../promotion/records.ts';
 import {
-  autoPromote,
   checkGate,
   previousStageOf,
   promote,
@@ -87,17 +86,21 @@ export function registerPromotionCommands(program: Command, ctx: CliContext): vo
           throw new SluiceError('USAGE', 'usage', `--status must be passed or failed, not "${opts.status}"`);
         const rt = await ctx.runtime(g);
         const hooks = await hooksFor(ctx, rt);
-        const rec = await recordEvidence(rt, cliActor(rt.policy, ctx.env), {
-          ref,
-          ...(opts.change ? { change: opts.change } : {}),
-          type: opts.type,
-          status: opts.status,
-          ...(opts.url ? { url: opts.url } : {}),
-          ...(opts.stage ? { stage: opts.stage } : {}),
-          ...(opts.file ? { reportFile: opts.file } : {}),
-          ...(opts.detail ? { details: opts.detail } : {}),
-        });
-        const promoted = opts.auto ? await autoPromote(rt, rec.image.digest, hooks) : [];
+        const { promoted, ...rec } = await recordEvidenceAndPromote(
+          rt,
+          cliActor(rt.policy, ctx.env),
+          {
+            ref,
+            ...(opts.change ? { change: opts.change } : {}),
+            type: opts.type,
+            status: opts.status,
+            ...(opts.url ? { url: opts.url } : {}),
+            ...(opts.stage ? { stage: opts.stage } : {}),
+            ...(opts.file ? { reportFile: opts.file } : {}),
+            ...(opts.detail ? { details: opts.detail } : {}),
+          },
+          { hooks, auto: opts.auto },
+        );
         emit(
           ctx.w,
           g.output,
@@ -130,8 +133,12 @@ export function registerPromotionCommands(program: Command, ctx: CliContext): vo
       ) => {
         const g = ctx.globals(cmd);
         const rt = await ctx.runtime(g);
-        const rec = await approve(rt, cliActor(rt.policy, ctx.env), { ref, ...opts });
-        const promoted = await autoPromote(rt, rec.image.digest, await hooksFor(ctx, rt));
+        const { promoted, ...rec } = await approveAndPromote(
+          rt,
+          cliActor(rt.policy, ctx.env),
+          { ref, ...opts },
+          await hooksFor(ctx, rt),
+        );
         emit(
           ctx.w,
           g.output,
