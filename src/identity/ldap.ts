@@ -200,13 +200,15 @@ export class LdapDirectory {
       url: s.url,
       timeout: this.#timeoutMs,
       connectTimeout: this.#timeoutMs,
-      tlsOptions,
+      // Given on an ldap:// client, ldapts applies these to the StartTLS upgrade too and the
+      // handshake breaks off; StartTLS gets its own copy below.
+      ...(/^ldaps:/i.test(s.url) ? { tlsOptions: { ...tlsOptions } } : {}),
       strictDN: true,
     });
     try {
       if (s.startTLS) {
         try {
-          await client.startTLS({ ...tlsOptions, servername: new URL(s.url).hostname });
+          await client.startTLS({ ...tlsOptions });
         } catch (err) {
           throw unavailable(s, 'StartTLS', err);
         }

@@ -5,6 +5,7 @@
  * logging in to its own account. State lives in memory, bounded in keys, and time comes from
  * the caller's clock so that tests decide it.
  */
+import { SluiceError } from '../errors.ts';
 
 export interface LoginLimits {
   /** Failures within `windowMs` that lock a key. */
@@ -108,4 +109,12 @@ function prune(e: Entry, cutoff: number): void {
 // one account and share a count.
 function userKey(user: string): string {
   return user.normalize('NFC').toLowerCase();
+}
+
+/** The error a refused attempt answers with; it says how long to wait, never whether the user exists. */
+export function rateLimitedError(decision: Extract<LimitDecision, { allowed: false }>): SluiceError {
+  const seconds = Math.ceil(decision.retryAfterMs / 1000);
+  return new SluiceError('LOGIN_RATE_LIMITED', 'unavailable', `too many failed logins; retry in ${seconds}s`, {
+    retryAfterSeconds: seconds,
+  });
 }

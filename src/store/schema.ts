@@ -183,6 +183,7 @@ export interface Tables {
   retention_approvals: RetentionApprovalsTable;
   workload_usage: WorkloadUsageTable;
   operation_intents: OperationIntentsTable;
+  login_sessions: LoginSessionsTable;
 }
 
 export interface EvidenceTable {
@@ -308,4 +309,20 @@ export interface OperationIntentsTable {
   record: string;
   intent_seq: number;
   created_at: number;
+}
+
+/** A person's login: src/identity/sessions.ts. */
+export interface LoginSessionsTable {
+  id: string;
+  /** Hash of the session token; the token itself is never stored. */
+  token_hash: string;
+  username: string;
+  dn: string;
+  display_name: string | null;
+  /** JSON of the grants (`{ teams, platform }`) read at login or the last refresh. */
+  grants: string;
+  created_at: number;
+  refreshed_at: number;
+  expires_at: number;
+  ended_at: number | null;
 }

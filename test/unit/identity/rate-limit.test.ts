@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { LoginRateLimiter } from '../../../src/identity/rate-limit.ts';
+import { LoginRateLimiter, rateLimitedError } from '../../../src/identity/rate-limit.ts';
 
 function clock(start = 1_000_000): { now: () => number; advance: (ms: number) => void } {
   let t = start;
@@ -112,5 +112,14 @@ describe('LoginRateLimiter', () => {
   it('refuses limits that are not positive integers', () => {
     assert.throws(() => new LoginRateLimiter({ maxFailures: 0 }), /maxFailures/);
     assert.throws(() => new LoginRateLimiter({ windowMs: 1.5 }), /windowMs/);
+  });
+});
+
+describe('rateLimitedError', () => {
+  it('rounds the wait up to seconds and names no user', () => {
+    const err = rateLimitedError({ allowed: false, retryAfterMs: 1_001, by: 'user' });
+    assert.equal(err.code, 'LOGIN_RATE_LIMITED');
+    assert.equal(err.message, 'too many failed logins; retry in 2s');
+    assert.deepEqual(err.context, { retryAfterSeconds: 2 });
   });
 });
