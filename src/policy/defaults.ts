@@ -219,5 +219,6 @@ export function defaultPolicy(): LifecyclePolicy {
     catalog: { enabled: false, repository: 'catalog/{repo}' },
     server: { listen: '127.0.0.1:8080', webhooks: {}, syncInterval: 15 * 60_000 },
     audit: {},
+    identity: {},
   };
 }

@@ -216,5 +216,6 @@ export function resolvePolicy(raw: RawPolicy, baseDir: string): LifecyclePolicy 
     catalog: spec.catalog,
     server: { ...spec.server, webhooks: compact(spec.server.webhooks) },
     audit: spec.audit,
+    identity: spec.identity,
   } satisfies LifecyclePolicy);
 }

@@ -340,6 +340,23 @@ export interface AuditConfig {
   syslog?: { address: string; appName: string; protocol: (typeof SYSLOG_PROTOCOLS)[number] };
 }
 
+/** `spec.identity`: where people log in (src/identity/). */
+export interface IdentityConfig {
+  ldap?: LdapConfig;
+}
+
+export interface LdapConfig {
+  url: string;
+  startTLS: boolean;
+  caFile?: string;
+  bindDN: string;
+  /** A secret reference (`env:NAME`, `file:PATH`, …), resolved when the server starts. */
+  bindPassword: SecretRefString;
+  userSearch: { base: string; filter: string; attributes: { displayName?: string; mail?: string } };
+  groupSearch?: { base: string; filter: string };
+  groups: { dn: string; team?: string; roles: Role[] }[];
+}
+
 export interface PolicyMetadata {
   name: string;
   labels: Record<string, string>;
@@ -369,4 +386,5 @@ export interface LifecyclePolicy {
   catalog: Catalog;
   server: ServerConfig;
   audit: AuditConfig;
+  identity: IdentityConfig;
 }

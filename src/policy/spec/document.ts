@@ -14,6 +14,7 @@ import { audit } from './audit.ts';
 import { catalog } from './catalog.ts';
 import { changeManagement } from './change-management.ts';
 import { category, evidenceType } from './evidence.ts';
+import { identity } from './identity.ts';
 import { naming } from './naming.ts';
 import { notification } from './notifications.ts';
 import { registriesCheck, registry } from './registries.ts';
@@ -54,6 +55,7 @@ const spec = object(
     catalog: withDefault(catalog, {}),
     server: withDefault(server, {}),
     audit: withDefault(audit, {}),
+    identity: withDefault(identity, {}),
   },
   {
     hints: {
