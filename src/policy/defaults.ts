@@ -220,5 +220,6 @@ export function defaultPolicy(): LifecyclePolicy {
     server: { listen: '127.0.0.1:8080', webhooks: {}, syncInterval: 15 * 60_000 },
     audit: {},
     admission: { namespaces: [], exclude: [], mutate: false },
+    identity: {},
   };
 }

@@ -217,5 +217,6 @@ export function resolvePolicy(raw: RawPolicy, baseDir: string): LifecyclePolicy 
     server: { ...spec.server, webhooks: compact(spec.server.webhooks) },
     audit: spec.audit,
     admission: spec.admission,
+    identity: spec.identity,
   } satisfies LifecyclePolicy);
 }

@@ -354,6 +354,23 @@ export interface AdmissionConfig {
   mutate: boolean;
 }
 
+/** `spec.identity`: where people log in (src/identity/). */
+export interface IdentityConfig {
+  ldap?: LdapConfig;
+}
+
+export interface LdapConfig {
+  url: string;
+  startTLS: boolean;
+  caFile?: string;
+  bindDN: string;
+  /** A secret reference (`env:NAME`, `file:PATH`, …), resolved when the server starts. */
+  bindPassword: SecretRefString;
+  userSearch: { base: string; filter: string; attributes: { displayName?: string; mail?: string } };
+  groupSearch?: { base: string; filter: string };
+  groups: { dn: string; team?: string; roles: Role[] }[];
+}
+
 export interface PolicyMetadata {
   name: string;
   labels: Record<string, string>;
@@ -384,4 +401,5 @@ export interface LifecyclePolicy {
   server: ServerConfig;
   audit: AuditConfig;
   admission: AdmissionConfig;
+  identity: IdentityConfig;
 }

@@ -190,6 +190,7 @@ export interface Tables {
   scans: ScansTable;
   findings: FindingsTable;
   waivers: WaiversTable;
+  login_sessions: LoginSessionsTable;
 }
 
 export interface EvidenceTable {
@@ -406,4 +407,20 @@ export interface WaiversTable {
   expires_at: number;
   revoked_at: number | null;
   revoked_by: string | null;
+}
+
+/** A person's login: src/identity/sessions.ts. */
+export interface LoginSessionsTable {
+  id: string;
+  /** Hash of the session token; the token itself is never stored. */
+  token_hash: string;
+  username: string;
+  dn: string;
+  display_name: string | null;
+  /** JSON of the grants (`{ teams, platform }`) read at login or the last refresh. */
+  grants: string;
+  created_at: number;
+  refreshed_at: number;
+  expires_at: number;
+  ended_at: number | null;
 }

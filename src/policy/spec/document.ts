@@ -15,6 +15,7 @@ import { audit } from './audit.ts';
 import { catalog } from './catalog.ts';
 import { changeManagement } from './change-management.ts';
 import { category, evidenceType } from './evidence.ts';
+import { identity } from './identity.ts';
 import { naming } from './naming.ts';
 import { notification } from './notifications.ts';
 import { registriesCheck, registry } from './registries.ts';
@@ -56,6 +57,7 @@ const spec = object(
     server: withDefault(server, {}),
     audit: withDefault(audit, {}),
     admission: withDefault(admission, {}),
+    identity: withDefault(identity, {}),
   },
   {
     hints: {

@@ -12,6 +12,7 @@ import * as m0005 from './0005_usage.ts';
 import * as m0006 from './0006_operation_intents.ts';
 import * as m0007 from './0007_vulndb.ts';
 import * as m0008 from './0008_findings.ts';
+import * as m0009 from './0009_login_sessions.ts';
 
 export const MIGRATIONS: readonly Migration[] = [
   { version: 1, name: 'initial', up: m0001.up },
@@ -22,4 +23,5 @@ export const MIGRATIONS: readonly Migration[] = [
   { version: 6, name: 'operation_intents', up: m0006.up },
   { version: 7, name: 'vulndb', up: m0007.up },
   { version: 8, name: 'findings', up: m0008.up },
+  { version: 9, name: 'login_sessions', up: m0009.up },
 ];
