@@ -336,14 +336,16 @@ export async function syncRepository(
 export async function syncRegistry(
   deps: InventoryDeps,
   reg: RegistryRef,
-  options: { concurrency?: number; timeoutMs?: number } = {},
+  options: { concurrency?: number; timeoutMs?: number; signal?: AbortSignal } = {},
 ): Promise<SyncReport> {
   const started = performance.now();
   const timeoutMs = options.timeoutMs ?? reg.syncTimeoutMs ?? DEFAULT_SYNC_TIMEOUT_MS;
   const deadline = new AbortController();
   const timer = setTimeout(() => deadline.abort(syncTimeout(reg, timeoutMs)), timeoutMs);
   try {
-    return await syncRegistryUntil(deps, reg, options.concurrency ?? 4, deadline.signal, started);
+    // The caller's signal (a lost scheduler lease) stops the sync as the deadline does.
+    const signal = options.signal ? AbortSignal.any([deadline.signal, options.signal]) : deadline.signal;
+    return await syncRegistryUntil(deps, reg, options.concurrency ?? 4, signal, started);
   } catch (err) {
     const e = asSluiceError(err);
     // The failure is the news; an audit write that fails too (the store is down) must not hide it.

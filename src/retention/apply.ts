@@ -35,6 +35,11 @@ export interface ApplyOptions {
   scheduled?: boolean;
   /** Say what would happen; change nothing (not even notices). */
   dryRun?: boolean;
+  /**
+   * Aborted when the run must stop (the scheduler lost its lease): no further deletion starts,
+   * and the items left are reported `not-attempted` with the reason.
+   */
+  signal?: AbortSignal;
 }
 
 export type ItemOutcome = 'deleted' | 'skipped' | 'failed' | 'not-attempted' | 'noticed';
@@ -267,7 +272,13 @@ export async function applyPlan(
       );
     }
     try {
-      await applyRepository(rt, actor, reg, rp, planned, out, { now, dryRun: !!options.dryRun, due, runId });
+      await applyRepository(rt, actor, reg, rp, planned, out, {
+        now,
+        dryRun: !!options.dryRun,
+        due,
+        runId,
+        signal: options.signal,
+      });
     } catch (err) {
       // Only infrastructure errors outside a single item get here (e.g. the fresh listing failed).
       const e = asSluiceError(err);
@@ -407,7 +418,7 @@ async function applyRepository(
   rp: RepositoryPlan,
   planned: PlannedItem[],
   out: RepositoryApplyReport,
-  ctx: { now: number; dryRun: boolean; due: Map<string, number> | undefined; runId: string },
+  ctx: { now: number; dryRun: boolean; due: Map<string, number> | undefined; runId: string; signal?: AbortSignal },
 ): Promise<void> {
   const client = rt.pool.get(reg.host);
   const inventory = inventoryFor(rt, reg);
@@ -467,6 +478,7 @@ async function applyRepository(
   for (const p of planned) {
     const record = (outcome: ItemOutcome, detail: string, cause?: SkipCause) =>
       out.items.push({ kind: p.kind, item: p.item, digest: p.digest, outcome, detail, ...(cause ? { cause } : {}) });
+    if (!stopped && ctx.signal?.aborted) stopped = asSluiceError(ctx.signal.reason).message;
     if (stopped) {
       record('not-attempted', `stopped after an earlier failure: ${stopped}`, 'stopped');
       continue;

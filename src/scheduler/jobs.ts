@@ -30,8 +30,8 @@ export function serverJobs(rt: Runtime): JobSpec[] {
   const jobs: JobSpec[] = rt.registries.map((reg) => ({
     name: syncJobName(reg.name),
     intervalMs: rt.policy.server.syncInterval,
-    async run(): Promise<SyncSummary> {
-      const r = await syncRegistry(inventoryFor(rt, reg), reg);
+    async run({ signal }): Promise<SyncSummary> {
+      const r = await syncRegistry(inventoryFor(rt, reg), reg, { signal });
       return {
         registry: r.registry,
         repositories: r.repositories,

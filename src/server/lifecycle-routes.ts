@@ -436,11 +436,11 @@ export function lifecycleJobs(rt: Runtime): JobSpec[] {
       name: RETENTION_JOB,
       intervalMs: 24 * 3600_000,
       firstRunDelayMs: 10 * 60_000,
-      async run({ confirmLease }) {
+      async run({ confirmLease, signal }) {
         const plan = planRetention(await gatherRetentionInput(rt));
         // Gathering may have outlasted the lease; deleting under a lost one is what must not happen.
         await confirmLease();
-        return summarize(await applyPlan(rt, system, plan));
+        return summarize(await applyPlan(rt, system, plan, { signal }));
       },
     },
   ];
@@ -450,10 +450,10 @@ export function lifecycleJobs(rt: Runtime): JobSpec[] {
       name: `${RETENTION_JOB}:${stage.name}`,
       cron: stage.retention.schedule,
       timeZone: rt.policy.timeZone,
-      async run({ confirmLease }) {
+      async run({ confirmLease, signal }) {
         const plan = planRetention(await gatherRetentionInput(rt), { scope: { stage: stage.name } });
         await confirmLease();
-        return summarize(await applyPlan(rt, system, plan, { scheduled: true }));
+        return summarize(await applyPlan(rt, system, plan, { scheduled: true, signal }));
       },
     });
   }

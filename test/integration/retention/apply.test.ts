@@ -4,6 +4,7 @@
  * 40 days later); skopeo, an independent client, checks what stays pullable.
  */
 import assert from 'node:assert/strict';
+import { SluiceError } from '../../../src/errors.ts';
 import { after, before, describe, test } from 'node:test';
 import { buildImage, pushImage, skopeoDigest, skopeoListTags } from '../../helpers/images.ts';
 import { startProxy, type ProxyHandle } from '../../helpers/proxy.ts';
@@ -92,6 +93,18 @@ describeEachEngine('retention', (engine) => {
         // The same inventory and clock give the same plan.
         const again = planRetention(await gatherRetentionInput(rt), { scope: { stage: 'dev' } });
         assert.equal(again.fingerprint, plan.fingerprint);
+
+        // A run whose scheduler lease is gone starts no deletion, and says why.
+        const lost = new SluiceError('JOB_LEASE_LOST', 'conflict', 'the lease of job retention was lost');
+        const fenced = await applyPlan(rt, actorFromPolicy(rt.policy, 'dave'), plan, {
+          signal: AbortSignal.abort(lost),
+        });
+        assert.deepEqual(
+          fenced.repositories.flatMap((r) => r.items.map((i) => `${i.item}:${i.outcome}:${i.cause}`)),
+          [`${a}:not-attempted:stopped`],
+        );
+        assert.match(fenced.repositories[0]!.items[0]!.detail, /the lease of job retention was lost/);
+        assert.equal(await skopeoDigest(reg, 'acme-dev/app:1.0.0-1'), a);
 
         const report = await applyPlan(rt, actorFromPolicy(rt.policy, 'dave'), plan);
         assert.deepEqual(
