@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { listImages } from '../../../src/inventory/query.ts';
 import { Scheduler, type JobSpec } from '../../../src/scheduler/index.ts';
-import { postgresTest, withStore } from '../../helpers/db.ts';
+import { describeEachEngine, postgresTest, withStore } from '../../helpers/db.ts';
 import { buildImage, pushImage } from '../../helpers/images.ts';
 import { sleep } from '../../helpers/proc.ts';
 import { startRegistry } from '../../helpers/registry.ts';
@@ -92,95 +92,97 @@ postgresTest('two replicas run each due job exactly once', async () => {
   });
 });
 
-test('the sync job keeps the inventory current, runs on request, survives a dead registry; events-purge prunes old ids', async () => {
-  const reg = await startRegistry();
-  const ws = await createWorkspace({ registries: [{ name: 'local', url: reg.url }] });
-  try {
-    await pushImage(await buildImage({ seed: 'sched-1' }), reg, 'acme-dev/api:1.0.0-1');
-    const ts = await startTestServer(ws, { scheduler: true, schedulerTickMs: 50 });
+describeEachEngine('the scheduler', (engine) =>
+  test('the sync job keeps the inventory current, runs on request, survives a dead registry; events-purge prunes old ids', async () => {
+    const reg = await startRegistry();
+    const ws = await createWorkspace({ registries: [{ name: 'local', url: reg.url }], engine });
     try {
-      await eventually(
-        'the first sync',
-        async () => (await listImages(ts.rt.store, { repository: 'acme-dev/api' })).length === 1,
-      );
-      const ops = await apiToken(ts.rt, 'operations', ['acme']);
-      const jobNamed = async (name: string) =>
-        ((await call(ts.url, 'GET', '/api/v1/jobs', { token: ops })).json as JobJson[]).find((j) => j.name === name)!;
-      const job = () => jobNamed('sync:local');
-      const first = await eventually('the sync result recorded', async () => {
-        const j = await job();
-        return j.lastResult ? j : undefined;
-      });
-      assert.equal(first.lastResult?.ok, true);
-      assert.equal(first.lastResult?.result?.created, 1);
-      assert.equal(first.intervalMs, 15 * 60_000);
-      assert.ok(Date.parse(first.nextRunAt) > Date.now() + 14 * 60_000);
-
-      // No notifications here: only a sync finds this, and a request runs one now.
-      await pushImage(await buildImage({ seed: 'sched-2' }), reg, 'acme-dev/web:1.0.0-1');
-      const req = await call(ts.url, 'POST', '/api/v1/sync', { token: ops, body: { registry: 'local' } });
-      assert.equal(req.status, 202, req.text);
-      assert.deepEqual(req.json, { jobs: ['sync:local'] });
-      await eventually(
-        'the requested sync',
-        async () => (await listImages(ts.rt.store, { repository: 'acme-dev/web' })).length === 1,
-      );
-
-      // The registry dies: the job fails, is logged and recorded, and the server keeps serving.
-      await reg.kill();
-      await eventually(
-        'the previous run recorded',
-        async () => !(await job()).running && (await job()).lastResult?.result?.created === 1,
-      );
-      assert.equal((await call(ts.url, 'POST', '/api/v1/sync', { token: ops, body: {} })).status, 202);
-      const failed = await eventually(
-        'the failed run recorded',
-        async () => {
+      await pushImage(await buildImage({ seed: 'sched-1' }), reg, 'acme-dev/api:1.0.0-1');
+      const ts = await startTestServer(ws, { scheduler: true, schedulerTickMs: 50 });
+      try {
+        await eventually(
+          'the first sync',
+          async () => (await listImages(ts.rt.store, { repository: 'acme-dev/api' })).length === 1,
+        );
+        const ops = await apiToken(ts.rt, 'operations', ['acme']);
+        const jobNamed = async (name: string) =>
+          ((await call(ts.url, 'GET', '/api/v1/jobs', { token: ops })).json as JobJson[]).find((j) => j.name === name)!;
+        const job = () => jobNamed('sync:local');
+        const first = await eventually('the sync result recorded', async () => {
           const j = await job();
-          return j.lastResult?.ok === false ? j : undefined;
-        },
-        60_000,
-      );
-      assert.match(failed.lastResult?.error?.message ?? '', /127\.0\.0\.1/);
-      assert.ok(ts.logs.text().includes('job sync:local failed'));
-      assert.equal((await call(ts.url, 'GET', '/healthz')).status, 200);
-      assert.equal((await call(ts.url, 'GET', '/api/v1/images', { token: ops })).status, 200);
-      const m = parseMetrics((await call(ts.url, 'GET', '/metrics')).text);
-      assert.equal(metricValue(m, 'sluice_sync_runs_total', { registry: 'local', result: 'success' }), 2);
-      assert.equal(metricValue(m, 'sluice_sync_runs_total', { registry: 'local', result: 'failure' }), 1);
-      assert.equal(metricValue(m, 'sluice_sync_duration_seconds_count', { registry: 'local' }), 3);
-      assert.equal(metricValue(m, 'sluice_jobs_running', { job: 'sync:local' }), 0);
+          return j.lastResult ? j : undefined;
+        });
+        assert.equal(first.lastResult?.ok, true);
+        assert.equal(first.lastResult?.result?.created, 1);
+        assert.equal(first.intervalMs, 15 * 60_000);
+        assert.ok(Date.parse(first.nextRunAt) > Date.now() + 14 * 60_000);
 
-      // Delivery ids older than 7 days go; younger ones stay.
-      const now = Date.now();
-      const day = 24 * 60 * 60 * 1000;
-      await ts.rt.store.db
-        .insertInto('events_seen')
-        .values([
-          { source: 'distribution', event_id: 'old', received_at: now - 8 * day },
-          { source: 'distribution', event_id: 'recent', received_at: now - 6 * day },
-          { source: 'quay', event_id: 'new', received_at: now },
-        ])
-        .execute();
-      await ts.server.scheduler.trigger(['events-purge']);
-      await eventually(
-        'the purge',
-        async () => (await ts.rt.store.db.selectFrom('events_seen').select('event_id').execute()).length === 2,
-      );
-      const left = (
-        await ts.rt.store.db.selectFrom('events_seen').select('event_id').orderBy('event_id').execute()
-      ).map((r) => r.event_id);
-      assert.deepEqual(left, ['new', 'recent']);
-      const purge = await eventually('purge result', async () => {
-        const j = await jobNamed('events-purge');
-        return j.lastResult?.result?.removed === 1 ? j : undefined;
-      });
-      assert.equal(purge.intervalMs, 24 * 60 * 60 * 1000);
+        // No notifications here: only a sync finds this, and a request runs one now.
+        await pushImage(await buildImage({ seed: 'sched-2' }), reg, 'acme-dev/web:1.0.0-1');
+        const req = await call(ts.url, 'POST', '/api/v1/sync', { token: ops, body: { registry: 'local' } });
+        assert.equal(req.status, 202, req.text);
+        assert.deepEqual(req.json, { jobs: ['sync:local'] });
+        await eventually(
+          'the requested sync',
+          async () => (await listImages(ts.rt.store, { repository: 'acme-dev/web' })).length === 1,
+        );
+
+        // The registry dies: the job fails, is logged and recorded, and the server keeps serving.
+        await reg.kill();
+        await eventually(
+          'the previous run recorded',
+          async () => !(await job()).running && (await job()).lastResult?.result?.created === 1,
+        );
+        assert.equal((await call(ts.url, 'POST', '/api/v1/sync', { token: ops, body: {} })).status, 202);
+        const failed = await eventually(
+          'the failed run recorded',
+          async () => {
+            const j = await job();
+            return j.lastResult?.ok === false ? j : undefined;
+          },
+          60_000,
+        );
+        assert.match(failed.lastResult?.error?.message ?? '', /127\.0\.0\.1/);
+        assert.ok(ts.logs.text().includes('job sync:local failed'));
+        assert.equal((await call(ts.url, 'GET', '/healthz')).status, 200);
+        assert.equal((await call(ts.url, 'GET', '/api/v1/images', { token: ops })).status, 200);
+        const m = parseMetrics((await call(ts.url, 'GET', '/metrics')).text);
+        assert.equal(metricValue(m, 'sluice_sync_runs_total', { registry: 'local', result: 'success' }), 2);
+        assert.equal(metricValue(m, 'sluice_sync_runs_total', { registry: 'local', result: 'failure' }), 1);
+        assert.equal(metricValue(m, 'sluice_sync_duration_seconds_count', { registry: 'local' }), 3);
+        assert.equal(metricValue(m, 'sluice_jobs_running', { job: 'sync:local' }), 0);
+
+        // Delivery ids older than 7 days go; younger ones stay.
+        const now = Date.now();
+        const day = 24 * 60 * 60 * 1000;
+        await ts.rt.store.db
+          .insertInto('events_seen')
+          .values([
+            { source: 'distribution', event_id: 'old', received_at: now - 8 * day },
+            { source: 'distribution', event_id: 'recent', received_at: now - 6 * day },
+            { source: 'quay', event_id: 'new', received_at: now },
+          ])
+          .execute();
+        await ts.server.scheduler.trigger(['events-purge']);
+        await eventually(
+          'the purge',
+          async () => (await ts.rt.store.db.selectFrom('events_seen').select('event_id').execute()).length === 2,
+        );
+        const left = (
+          await ts.rt.store.db.selectFrom('events_seen').select('event_id').orderBy('event_id').execute()
+        ).map((r) => r.event_id);
+        assert.deepEqual(left, ['new', 'recent']);
+        const purge = await eventually('purge result', async () => {
+          const j = await jobNamed('events-purge');
+          return j.lastResult?.result?.removed === 1 ? j : undefined;
+        });
+        assert.equal(purge.intervalMs, 24 * 60 * 60 * 1000);
+      } finally {
+        await ts.close();
+      }
     } finally {
-      await ts.close();
+      await reg.stop();
+      await ws.cleanup();
     }
-  } finally {
-    await reg.stop();
-    await ws.cleanup();
-  }
-});
+  }),
+);
