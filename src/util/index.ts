@@ -1,2 +1,2 @@
 export { mapLimit } from './concurrency.ts';
-export { hasOwnKey, ownValue } from './own.ts';
+export { hasOwnKey, ownValue, setOwnKey } from './own.ts';

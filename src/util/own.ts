@@ -13,3 +13,11 @@ export function hasOwnKey<T extends object>(table: T, key: PropertyKey): key is 
 export function ownValue<V>(table: Readonly<Record<string, V>>, key: string): V | undefined {
   return Object.hasOwn(table, key) ? table[key] : undefined;
 }
+
+/**
+ * Sets `key` as an own, enumerable property. Assignment with a key of `__proto__` would replace
+ * the object's prototype instead, and the key would vanish from what is written out.
+ */
+export function setOwnKey<V>(target: Record<string, V>, key: string, value: V): void {
+  Object.defineProperty(target, key, { value, enumerable: true, writable: true, configurable: true });
+}
