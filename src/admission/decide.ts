@@ -21,6 +21,7 @@
 import { globToRegExp } from '../policy/index.ts';
 import type { AdmissionVerdict, JsonPatchOperation } from './review.ts';
 import type { WorkloadImage } from './workloads.ts';
+import { ownValue } from '../util/own.ts';
 
 export type AdmissionMode = 'enforce' | 'warn';
 export const ADMISSION_MODES: readonly AdmissionMode[] = ['enforce', 'warn'];
@@ -340,7 +341,7 @@ export function decideReview(input: ReviewInput): ReviewDecision {
   if (governance.kind !== 'governed') return empty;
   const { stage, mode } = governance.rule;
   // A stage the decision knows nothing about is checked as strictly as possible.
-  const requireSignature = input.stages[stage]?.requireSignature ?? true;
+  const requireSignature = ownValue(input.stages, stage)?.requireSignature ?? true;
 
   const byImage = new Map<string, string[]>();
   for (const i of workload.toCheck) {

@@ -20,6 +20,7 @@
 import { createHash } from 'node:crypto';
 import { SluiceError } from '../errors.ts';
 import { GENESIS_HASH } from '../store/migrations/0002_audit_log.ts';
+import { setOwnKey } from '../util/own.ts';
 
 export { GENESIS_HASH };
 export const AUDIT_FORMAT = 'sluice-audit-v1';
@@ -169,11 +170,12 @@ export function redactDetails(details: Record<string, unknown>): Record<string, 
     for (const [key, value] of Object.entries(v as Record<string, unknown>)) {
       if (!key.isWellFormed()) throw invalid(`details key at ${path} is not well-formed Unicode`);
       if (SECRET_KEY.test(key)) {
-        if (value !== undefined) out[key] = REDACTED;
+        if (value !== undefined) setOwnKey(out, key, REDACTED);
         continue;
       }
       const w = walk(value, depth + 1, `${path}.${key}`);
-      if (w !== undefined) out[key] = w;
+      // Details carry registry and user keys; a `__proto__` among them is recorded like any other.
+      if (w !== undefined) setOwnKey(out, key, w);
     }
     return out;
   };

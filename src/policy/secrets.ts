@@ -8,6 +8,7 @@ import { isAbsolute, resolve } from 'node:path';
 import { SluiceError } from '../errors.ts';
 import { readInputFile } from '../files.ts';
 import type { Credential } from '../oci/credentials.ts';
+import { ownValue } from '../util/own.ts';
 
 export type SecretRef = { kind: 'env'; name: string } | { kind: 'file'; path: string };
 
@@ -52,7 +53,8 @@ export async function resolveSecretRef(ref: string, options: ResolveOptions = {}
   let value: string;
   if (parsed.kind === 'env') {
     const env = options.env ?? process.env;
-    const v = env[parsed.name];
+    // `env:constructor` names a variable, never what process.env inherits.
+    const v = ownValue(env, parsed.name);
     if (v === undefined) throw unresolved(ref, `environment variable ${parsed.name} is not set`);
     value = v;
   } else {

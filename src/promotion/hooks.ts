@@ -13,6 +13,7 @@ import { verifyImage } from '../signing/verify-image.ts';
 import type { PublicKeySet } from '../signing/keys.ts';
 import type { SigningAudit } from '../signing/audit.ts';
 import type { PromotionHooks } from './service.ts';
+import { ownValue } from '../util/own.ts';
 
 function localPath(rt: Runtime, path: string): string {
   return isAbsolute(path) ? path : resolve(rt.policy.baseDir, path);
@@ -23,7 +24,7 @@ export function keySource(rt: Runtime, ref: string, env: NodeJS.ProcessEnv = pro
   if (ref.startsWith('file:')) return localPath(rt, ref.slice(5));
   if (ref.startsWith('dir:')) return localPath(rt, ref.slice(4));
   if (ref.startsWith('env:')) {
-    const value = env[ref.slice(4)];
+    const value = ownValue(env, ref.slice(4));
     if (!value) throw new SluiceError('KEY_UNRESOLVED', 'invalid-input', `key reference ${ref}: variable is not set`);
     return value;
   }

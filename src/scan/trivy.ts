@@ -5,6 +5,7 @@
  */
 import { SluiceError } from '../errors.ts';
 import type { Severity } from '../policy/index.ts';
+import { ownValue } from '../util/own.ts';
 
 export const MAX_REPORT_BYTES = 64 * 1024 * 1024;
 
@@ -84,7 +85,7 @@ export function parseTrivyReport(text: string, source = 'report'): ScanSummary {
       const key = `${id}\u0000${String(vuln.PkgName ?? '')}\u0000${String(vuln.InstalledVersion ?? '')}`;
       if (seen.has(key)) continue;
       seen.add(key);
-      const severity = SEVERITY_MAP[String(vuln.Severity ?? 'UNKNOWN').toUpperCase()] ?? 'unknown';
+      const severity = ownValue(SEVERITY_MAP, String(vuln.Severity ?? 'UNKNOWN').toUpperCase()) ?? 'unknown';
       counts[severity]++;
       if (typeof vuln.FixedVersion === 'string' && vuln.FixedVersion !== '') fixable[severity]++;
     }

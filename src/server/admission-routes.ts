@@ -29,6 +29,7 @@ import {
 } from '../admission/review.ts';
 import { admissionDepsFromRuntime, admissionSources, stageAdmission } from '../admission/sources.ts';
 import { reviewedWorkload, type ReviewedWorkload } from '../admission/workloads.ts';
+import { ownValue } from '../util/own.ts';
 
 /** A review is a few KiB; a Pod with hundreds of containers stays well below this. */
 export const MAX_REVIEW_BODY_BYTES = 3 * 1024 * 1024;
@@ -119,7 +120,7 @@ export class AdmissionService {
     const stages = stageAdmission(policy);
     if (governance.kind === 'governed') {
       const { stage } = governance.rule;
-      const requireSignature = stages[stage]?.requireSignature ?? true;
+      const requireSignature = ownValue(stages, stage)?.requireSignature ?? true;
       const budgetMs = budgetFor(timeout);
       const sources = await this.sources();
       await Promise.all(

@@ -1,1 +1,2 @@
 export { mapLimit } from './concurrency.ts';
+export { hasOwnKey, ownValue, setOwnKey } from './own.ts';

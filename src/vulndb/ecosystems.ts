@@ -6,6 +6,7 @@
  * origin), so that name is used when the reader found one.
  */
 import type { InstalledPackage } from '../analysis/model.ts';
+import { ownValue } from '../util/own.ts';
 
 export interface OsvPackageKey {
   /** The OSV ecosystem with its release suffix when it has one: `Debian:12`, `npm`. */
@@ -77,7 +78,8 @@ function distroEcosystem(
       id = distro.toLowerCase();
     }
   }
-  const osv = id === undefined ? undefined : DISTROS[id];
+  // The id comes from the image (purl namespace, os-release): `constructor` is no distribution.
+  const osv = id === undefined ? undefined : ownValue(DISTROS, id);
   if (osv === undefined) return pkg.ecosystem === 'deb' ? 'Debian' : pkg.ecosystem === 'apk' ? 'Alpine' : undefined;
   return version ? `${osv}:${releaseSuffix(osv, version)}` : osv;
 }

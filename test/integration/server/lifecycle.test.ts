@@ -81,6 +81,31 @@ describeEachEngine('the lifecycle through the server', (engine) => {
     assert.equal(bad.status, 400);
     assert.match(bad.json.error.message, /unknown evidence type "unit-test"/);
 
+    // Names Object.prototype has are neither known body fields nor known evidence types.
+    for (const key of ['constructor', 'toString', 'hasOwnProperty']) {
+      const extra = await call(ts.url, 'POST', '/api/v1/evidence', {
+        token: ci,
+        body: { ref: 'acme-dev/web:2.0.0-1', type: 'build', [key]: 'x' },
+      });
+      assert.equal(extra.status, 400, `${key}: ${extra.text}`);
+      assert.equal(extra.json.error.code, 'REQUEST_INVALID', key);
+      const type = await call(ts.url, 'POST', '/api/v1/evidence', {
+        token: ci,
+        body: { ref: 'acme-dev/web:2.0.0-1', type: key },
+      });
+      assert.equal(type.status, 400, `${key}: ${type.text}`);
+      assert.equal(type.json.error.code, 'EVIDENCE_TYPE_UNKNOWN', key);
+    }
+    const proto = await call(ts.url, 'POST', '/api/v1/evidence', {
+      token: ci,
+      raw: '{"ref": "acme-dev/web:2.0.0-1", "__proto__": {"type": "build"}}',
+      contentType: 'application/json',
+    });
+    // A JSON `__proto__` member is dropped, never made the body's prototype: `type` is still missing.
+    assert.equal(proto.status, 400, proto.text);
+    assert.equal(proto.json.error.code, 'REQUEST_INVALID');
+    assert.match(proto.json.error.message, /type/);
+
     // Text the database cannot hold is the caller's error on both engines (it was stored by
     // SQLite and a 500 on PostgreSQL), names neither the value nor the database, and leaves no trace.
     const before = await ts.rt.store.db.selectFrom('evidence').select('id').execute();

@@ -114,6 +114,22 @@ describe('redaction', () => {
     assert.doesNotMatch(JSON.stringify(out), /hunter2|abc|k1|BEGIN/);
   });
 
+  it('records keys named __proto__ or constructor as data, never as a prototype', () => {
+    // As a registry's JSON arrives: JSON.parse makes `__proto__` an own key.
+    const details = JSON.parse(
+      '{"labels": {"__proto__": {"polluted": "yes"}, "constructor": "c"}, "__proto__": "top", "token": {"__proto__": 1}}',
+    ) as Record<string, unknown>;
+    const out = redactDetails(details);
+    const labels = out.labels as Record<string, unknown>;
+    assert.equal(Object.getPrototypeOf(labels), Object.prototype);
+    assert.equal((labels as { polluted?: string }).polluted, undefined);
+    assert.deepEqual(Object.keys(out).sort(), ['__proto__', 'labels', 'token']);
+    assert.equal(
+      canonicalJson(out),
+      '{"__proto__":"top","labels":{"__proto__":{"polluted":"yes"},"constructor":"c"},"token":"' + REDACTED + '"}',
+    );
+  });
+
   it('removes credentials from URLs and auth headers inside text', () => {
     assert.equal(
       redactText('pull https://bot:s3cr3t@quay.example/v2/'),

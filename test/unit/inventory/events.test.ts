@@ -288,3 +288,21 @@ describe('what an event names is checked before it is looked up or stored', () =
     assert.equal(h!.at.getTime(), now.getTime());
   });
 });
+
+describe('payload fields named like Object.prototype members', () => {
+  it('refuses a distribution action named constructor, toString or __proto__', () => {
+    for (const action of ['constructor', 'toString', '__proto__', 'hasOwnProperty']) {
+      assert.throws(
+        () => parseDistributionEnvelope({ events: [{ ...distributionPush.events[0]!, action }] }),
+        new RegExp(`events\\[0\\]\\.action "${action}" is not push, pull, mount or delete`),
+        action,
+      );
+    }
+  });
+
+  it('takes Quay tags from the payload own keys only, __proto__ included', () => {
+    const body = JSON.parse('{"repository": "acme-dev/api", "updated_tags": {"__proto__": "x", "constructor": "y"}}');
+    const events = parseQuayNotification(body, new Date(0));
+    assert.deepEqual(events.map((e) => e.tag).sort(), ['__proto__', 'constructor']);
+  });
+});

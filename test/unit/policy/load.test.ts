@@ -169,6 +169,33 @@ describe("names that Object.prototype has are no policy's", () => {
     }
   });
 
+  it('reports them as unknown keys inside a stage, its retention and gate, and a registry, with file:line:column', () => {
+    for (const key of PROTOTYPE_NAMES) {
+      const text = withStages(`    - name: dev
+      ${key}: 1
+      retention:
+        ${key}: 2
+      gate:
+        require: [build]
+        ${key}: 3
+`).replace('kind: distribution }', `kind: distribution, ${key}: 4 }`);
+      const problems = problemsOf(text);
+      for (const [path, needle] of [
+        [`spec.stages[0].${key}`, `      ${key}: 1`],
+        [`spec.stages[0].retention.${key}`, `        ${key}: 2`],
+        [`spec.stages[0].gate.${key}`, `        ${key}: 3`],
+        [`spec.registries[0].${key}`, `, ${key}: 4`],
+      ] as const) {
+        const p = problemAt(problems, path);
+        assert.match(p.message, new RegExp(`^unknown key \`${key}\``), path);
+        const line = lineOf(text, needle);
+        const column = text.split('\n')[line - 1]!.indexOf(key) + 1;
+        assert.deepEqual([p.file, p.line, p.column], ['sluice.yaml', line, column], path);
+      }
+      assert.equal(problems.length, 4, `${key}: ${JSON.stringify(problems)}`);
+    }
+  });
+
   it('takes a stage named constructor or toString as an ordinary stage, not a well-known one', () => {
     for (const name of ['constructor']) {
       const problems = problemsOf(withStages(`    - name: dev\n    - name: ${name}\n`));

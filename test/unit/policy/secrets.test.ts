@@ -40,6 +40,19 @@ describe('resolveSecretRef', () => {
     assert.equal(await resolveSecretRef('env:TOKEN', { env: { TOKEN: 'abc' } }), 'abc');
   });
 
+  it('reads only variables that are set, never what the environment object inherits', async () => {
+    for (const name of ['constructor', 'toString', '__proto__', 'hasOwnProperty', 'valueOf']) {
+      await assert.rejects(resolveSecretRef(`env:${name}`, { env: {} }), (err: unknown) => {
+        assert.ok(isSluiceError(err, 'SECRET_UNRESOLVED'), name);
+        assert.match(err.message, new RegExp(`environment variable ${name} is not set`));
+        return true;
+      });
+      // process.env inherits from Object.prototype too.
+      await assert.rejects(resolveSecretRef(`env:${name}`, { env: process.env }), /is not set/, name);
+    }
+    assert.equal(await resolveSecretRef('env:constructor', { env: { constructor: 'abc' } }), 'abc');
+  });
+
   it('reads files relative to baseDir, without the trailing newline', async () => {
     assert.equal(await resolveSecretRef('file:token', { baseDir: dir }), 's3cret-token');
     assert.equal(await resolveSecretRef(`file:${join(dir, 'token')}`), 's3cret-token');

@@ -191,3 +191,23 @@ test('invalid records are refused naming the file and the field', () => {
   assert.throws(() => parseRecord('{', 'b.json'), /b\.json: \(record\): not valid JSON/);
   assert.throws(() => parseRecord(Buffer.alloc(5 * 1024 * 1024, 0x20), 'big.json'), /more than the 4194304 allowed/);
 });
+
+test('a distribution named like an Object.prototype member maps to no OSV ecosystem', () => {
+  for (const id of ['constructor', 'tostring', '__proto__', 'hasownproperty']) {
+    const pkg = (ecosystem: 'deb' | 'rpm', purl: string): InstalledPackage => ({
+      ecosystem,
+      name: 'openssl',
+      version: '1.0-1',
+      purl,
+      path: 'var/lib/dpkg/status',
+      layer,
+    });
+    // The image says which distribution it is; a hostile one must not pick a table's method.
+    assert.equal(osvKeyOf(pkg('rpm', `pkg:rpm/${id}/openssl@1.0-1?distro=${id}-9`)), undefined, id);
+    assert.equal(osvKeyOf(pkg('rpm', `pkg:rpm/${id}/openssl@1.0-1`)), undefined, id);
+    assert.deepEqual(osvKeyOf(pkg('deb', `pkg:deb/${id}/openssl@1.0-1?distro=${id}-12`)), {
+      ecosystem: 'Debian',
+      name: 'openssl',
+    });
+  }
+});
