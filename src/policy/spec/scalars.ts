@@ -9,6 +9,7 @@ import { DURATION_EXAMPLES, parseDuration } from '../duration.ts';
 import {
   PATH_COMPONENT,
   compileTagPattern,
+  linearRegExp,
   parseTemplate,
   renderTemplate,
   repositoryPathProblem,
@@ -206,6 +207,8 @@ export const hostPort = parsed('host:port, like 127.0.0.1:8080 or [::1]:514', (s
 export const regex = parsed('a regular expression', (s) => {
   try {
     new RegExp(s, 'u');
+    // Matched by RE2 at run time (naming.versionTag, naming.repository): refuse here what it cannot run.
+    linearRegExp(s);
     return s;
   } catch (err) {
     return fail(err instanceof Error ? err.message : String(err));

@@ -59,4 +59,12 @@ describe('user-written tag regexes are matched in linear time', () => {
     assert.equal(p.line, lineOf(text, 'keepTags'));
     assert.equal(p.column, 20);
   });
+
+  it('refuses a lookahead in naming.versionTag at load time, not when a tag is first matched', () => {
+    const text = MINIMAL.replace('spec:\n', 'spec:\n  naming:\n    versionTag: "^(?!dev)\\\\d+$"\n');
+    const problems = problemsOf(text);
+    const p = problems.find((x) => /lookaround/.test(x.message));
+    assert.ok(p, JSON.stringify(problems));
+    assert.equal(p.line, lineOf(text, 'versionTag'));
+  });
 });
