@@ -50,7 +50,8 @@ export function schemaProblem(record: unknown): SchemaProblem | undefined {
   const e = v.errors?.[0];
   if (!e) return { field: '(record)', message: 'does not follow the OSV schema' };
   const allowed = (e.params as { allowedValues?: unknown[] }).allowedValues;
-  const detail = e.keyword === 'pattern' ? 'does not match the pattern the OSV schema requires' : (e.message ?? e.keyword);
+  const detail =
+    e.keyword === 'pattern' ? 'does not match the pattern the OSV schema requires' : (e.message ?? e.keyword);
   return {
     field: fieldOf(e),
     message: `OSV schema: ${detail}${allowed ? ` (${allowed.slice(0, 10).map(String).join(', ')})` : ''}`,
