@@ -43,6 +43,7 @@ export const COMMAND_GROUPS: ReadonlyArray<{ commands: readonly string[]; load: 
     commands: ['admission'],
     load: async () => (await import('./commands/admission.ts')).registerAdmissionCommands,
   },
+  { commands: ['db'], load: async () => (await import('./commands/vulndb.ts')).registerVulndbCommands },
   { commands: ['retention'], load: async () => (await import('./commands/retention.ts')).registerRetentionCommands },
 ];
 

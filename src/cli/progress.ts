@@ -33,7 +33,11 @@ export function createProgress(
     const filled = Math.round((pct / 100) * width);
     const bar = '#'.repeat(filled) + '-'.repeat(width - filled);
     const items = totalItems > 0 ? `  ${doneItems}/${totalItems}` : '';
-    const line = `${label} [${bar}] ${formatBytes(doneBytes)} / ${formatBytes(totalBytes)}  ${formatBytes(rate)}/s${items}`;
+    // Without known totals (a stream of records) only the count moves, so only the count is shown.
+    const line =
+      totalBytes === 0 && doneBytes === 0
+        ? `${label}  ${doneItems}${totalItems > 0 ? `/${totalItems}` : ''}`
+        : `${label} [${bar}] ${formatBytes(doneBytes)} / ${formatBytes(totalBytes)}  ${formatBytes(rate)}/s${items}`;
     // The line is escaped like all other output; the carriage return and erase-line are the display's own.
     stream.write(`\r${escapeToLine(line)}\x1b[K`);
   };

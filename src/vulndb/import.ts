@@ -20,6 +20,11 @@ export interface ImportResult extends ImportCounts {
   source: string;
 }
 
+export interface ImportOptions {
+  /** Called after each record is read and checked, for a progress display. */
+  onRecord?: () => void;
+}
+
 async function* jsonFiles(dir: string): AsyncGenerator<string> {
   const entries = await readdir(dir, { withFileTypes: true });
   entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
@@ -36,6 +41,7 @@ export async function importRecords(
   store: Store,
   records: AsyncIterable<OsvRecord>,
   source: string,
+  options: ImportOptions = {},
 ): Promise<ImportResult> {
   const startedAt = store.clock().getTime();
   const total: ImportCounts = { added: 0, updated: 0, unchanged: 0 };
@@ -55,6 +61,7 @@ export async function importRecords(
       });
     }
     batch.push(record);
+    options.onRecord?.();
     if (batch.length >= BATCH) await flush();
   }
   await flush();
@@ -78,12 +85,12 @@ async function* directoryRecords(dir: string): AsyncGenerator<OsvRecord> {
   }
 }
 
-export async function importDirectory(store: Store, dir: string): Promise<ImportResult> {
+export async function importDirectory(store: Store, dir: string, options: ImportOptions = {}): Promise<ImportResult> {
   const info = await stat(dir).catch(() => undefined);
   if (!info?.isDirectory()) {
     throw new SluiceError('OSV_SOURCE_INVALID', 'invalid-input', `${dir} is not a directory of OSV records`, {
       source: dir,
     });
   }
-  return importRecords(store, directoryRecords(dir), dir);
+  return importRecords(store, directoryRecords(dir), dir, options);
 }

@@ -5,6 +5,7 @@
  * and the field (`GHSA-x.json: affected[0].ranges[1].events: ...`).
  */
 import { SluiceError } from '../errors.ts';
+import { schemaProblem } from './osv-schema.ts';
 import type { OsvAffected, OsvRange } from './ranges.ts';
 
 /** The largest real records (kernel CVEs with thousands of listed versions) stay well below this. */
@@ -88,8 +89,9 @@ function severities(source: string, v: unknown, path: string): void {
 }
 
 /**
- * Checks a parsed record's shape and the rules the JSON schema cannot say: one event kind per
- * event, an `introduced` in every SEMVER/ECOSYSTEM range, a `repo` on GIT ranges.
+ * Checks a parsed record's bounds and the rules the JSON schema cannot say (one event kind per
+ * event, an `introduced` in every SEMVER/ECOSYSTEM range, a `repo` on GIT ranges), then the
+ * published OSV JSON schema.
  * @throws SluiceError `OSV_RECORD_INVALID` naming `source` and the field.
  */
 export function validateRecord(raw: unknown, source: string): OsvRecord {
@@ -116,6 +118,9 @@ export function validateRecord(raw: unknown, source: string): OsvRecord {
       validateAffected(source, a, `affected[${i}]`),
     );
   }
+  // After the bounds above, so that the schema never walks an oversized record.
+  const problem = schemaProblem(raw);
+  if (problem) throw refuse(source, problem.field, problem.message);
   return raw as unknown as OsvRecord;
 }
 

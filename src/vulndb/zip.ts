@@ -13,7 +13,7 @@ import { SluiceError } from '../errors.ts';
 import { isHttpFailure, OutboundClient } from '../http/index.ts';
 import type { Store } from '../store/index.ts';
 import { MAX_RECORDS, importRecords } from './import.ts';
-import type { ImportResult } from './import.ts';
+import type { ImportOptions, ImportResult } from './import.ts';
 import { MAX_RECORD_BYTES, parseRecord } from './record.ts';
 import type { OsvRecord } from './record.ts';
 
@@ -110,8 +110,8 @@ export async function* zipRecords(path: string, source: string = path): AsyncGen
   }
 }
 
-export async function importZip(store: Store, path: string): Promise<ImportResult> {
-  return importRecords(store, zipRecords(path), path);
+export async function importZip(store: Store, path: string, options: ImportOptions = {}): Promise<ImportResult> {
+  return importRecords(store, zipRecords(path), path, options);
 }
 
 /**
@@ -157,7 +157,12 @@ export async function downloadSource(
 }
 
 /** `sluice db update --source`: an http(s) URL of a zip, a zip file, or a directory. */
-export async function importUrl(store: Store, url: URL, client?: OutboundClient): Promise<ImportResult> {
+export async function importUrl(
+  store: Store,
+  url: URL,
+  client?: OutboundClient,
+  options: ImportOptions = {},
+): Promise<ImportResult> {
   if (url.protocol !== 'https:' && url.protocol !== 'http:') {
     throw new SluiceError(
       'OSV_SOURCE_INVALID',
@@ -170,7 +175,7 @@ export async function importUrl(store: Store, url: URL, client?: OutboundClient)
     const file = join(dir, 'osv.zip');
     await downloadSource(url, file, client);
     const shown = `${url.protocol}//${url.host}${url.pathname}`;
-    return await importRecords(store, zipRecords(file, shown), shown);
+    return await importRecords(store, zipRecords(file, shown), shown, options);
   } finally {
     await rm(dir, { recursive: true, force: true });
   }
