@@ -43,6 +43,10 @@ export const COMMAND_GROUPS: ReadonlyArray<{ commands: readonly string[]; load: 
     commands: ['admission'],
     load: async () => (await import('./commands/admission.ts')).registerAdmissionCommands,
   },
+  {
+    commands: ['findings', 'waiver'],
+    load: async () => (await import('./commands/findings.ts')).registerFindingsCommands,
+  },
   { commands: ['retention'], load: async () => (await import('./commands/retention.ts')).registerRetentionCommands },
 ];
 
