@@ -38,6 +38,8 @@ export const PERMISSIONS = [
   'scan:run',
   /** Quarantine and release images. */
   'quarantine:manage',
+  /** Record a scanner's report of a team's image as its findings. */
+  'findings:import',
   /** Grant and revoke vulnerability waivers. */
   'waivers:manage',
   /** Report the digests a cluster's workloads run (retention never deletes them). */
@@ -64,7 +66,7 @@ const READ: StaticPermission[] = ['images:read', 'jobs:read'];
  * business changes.
  */
 export const ROLE_PERMISSIONS: Readonly<Record<Role, readonly StaticPermission[]>> = {
-  developer: [...READ, 'inventory:refresh', 'evidence:write', 'retention:plan'],
+  developer: [...READ, 'inventory:refresh', 'evidence:write', 'findings:import', 'retention:plan'],
   qa: [...READ, 'inventory:refresh', 'evidence:write', 'scan:run', 'retention:plan'],
   'release-manager': [
     ...READ,
@@ -94,6 +96,7 @@ export const ROLE_PERMISSIONS: Readonly<Record<Role, readonly StaticPermission[]
     'audit:read',
     'audit:export',
     'evidence:write',
+    'findings:import',
     'scan:run',
     'signing:sign',
     'quarantine:manage',

@@ -44,6 +44,10 @@ export const COMMAND_GROUPS: ReadonlyArray<{ commands: readonly string[]; load: 
     load: async () => (await import('./commands/admission.ts')).registerAdmissionCommands,
   },
   { commands: ['db'], load: async () => (await import('./commands/vulndb.ts')).registerVulndbCommands },
+  {
+    commands: ['findings', 'waiver'],
+    load: async () => (await import('./commands/findings.ts')).registerFindingsCommands,
+  },
   { commands: ['retention'], load: async () => (await import('./commands/retention.ts')).registerRetentionCommands },
 ];
 

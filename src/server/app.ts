@@ -20,6 +20,7 @@ import { MIGRATIONS } from '../store/index.ts';
 import { VERSION } from '../version.ts';
 import { admissionRoutes } from './admission-routes.ts';
 import { apiRoutes } from './api-routes.ts';
+import { findingsRoutes } from './findings-routes.ts';
 import { afterInventoryChanges, lifecycleJobs, lifecycleRoutes } from './lifecycle-routes.ts';
 import { errorBody, statusOf, toSluiceError } from './errors.ts';
 import { loggerConfig } from './logging.ts';
@@ -151,7 +152,12 @@ export async function startServer(rt: Runtime, options: ServerOptions = {}): Pro
   const graceMs = options.graceMs ?? 10_000;
   const { host, port } = parseListen(options.listen ?? rt.policy.server.listen ?? DEFAULT_LISTEN);
   const secrets = await resolveWebhookSecrets(rt.policy, options.env ?? rt.env);
-  const routes = serverRoutes([...lifecycleRoutes(rt), ...admissionRoutes(rt), ...(options.routes ?? [])]);
+  const routes = serverRoutes([
+    ...lifecycleRoutes(rt),
+    ...findingsRoutes(rt),
+    ...admissionRoutes(rt),
+    ...(options.routes ?? []),
+  ]);
   const openapi = openApiDocument(routes, { version });
 
   let https: { cert: Buffer; key: Buffer } | undefined;

@@ -41,7 +41,7 @@ export function actorOfPrincipal(p: Principal): Actor {
 }
 
 /** The team owning the image a reference names (full, repository path, or team/repo). */
-function teamOfRef(rt: Runtime, text: unknown): string | null {
+export function teamOfRef(rt: Runtime, text: unknown): string | null {
   if (typeof text !== 'string') return null;
   try {
     const defaultHost = rt.registries[0]?.host;

@@ -91,6 +91,21 @@ const MUTATING_ALLOWED: Record<string, Array<`${Role}/${'own-team' | 'other-team
     'platform-admin/own-team',
     'platform-admin/other-team',
   ],
+  'POST /api/v1/findings/reports': [
+    'developer/own-team',
+    'security/own-team',
+    'platform-admin/own-team',
+    'platform-admin/other-team',
+  ],
+  // Past the route, the capability grants waivers to the team's security role only.
+  'POST /api/v1/waivers': ['security/own-team', 'platform-admin/own-team', 'platform-admin/other-team'],
+  // The waiver's team is read by the capability, which checks the security role for it.
+  'DELETE /api/v1/waivers/{id}': [
+    'security/own-team',
+    'security/other-team',
+    'platform-admin/own-team',
+    'platform-admin/other-team',
+  ],
   'POST /api/v1/retention/restore': ['operations/own-team', 'platform-admin/own-team', 'platform-admin/other-team'],
   'DELETE /api/v1/tokens/{id}': ['platform-admin/own-team', 'platform-admin/other-team'],
 };
