@@ -3,7 +3,13 @@ import { existsSync } from 'node:fs';
 import { mkdir, readdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { mavenReader } from '../../../../src/analysis/packages/maven/index.ts';
+import {
+  DEFAULT_ARCHIVE_LIMITS,
+  mavenReader,
+  pomPropertiesInArchive,
+} from '../../../../src/analysis/packages/maven/index.ts';
+import { createReadStream } from 'node:fs';
+import { TREE_LAYER } from '../../../helpers/package-tree.ts';
 import { parseProperties } from '../../../../src/analysis/packages/maven/parse.ts';
 import { readFiles, readTree } from '../../../helpers/package-tree.ts';
 import { makeTempDir, removeTempDir, run } from '../../../helpers/proc.ts';
@@ -110,6 +116,22 @@ open('${dir}/app.war', 'wb').write(war)`,
       [['JAVA_ARCHIVE_UNREAD', 'broken.jar']],
     );
     assert.match(notes[0]!.message, /not a readable zip/);
+  });
+
+  it('holds a large archive in the temporary directory and removes it afterwards', async () => {
+    const jar = '/usr/share/java/commons-io.jar';
+    const spill = path.join(work, 'spill');
+    await mkdir(spill, { recursive: true });
+    const notes: unknown[] = [];
+    const found = await pomPropertiesInArchive(
+      { path: 'commons-io.jar', size: 0, mode: 0o644, layer: TREE_LAYER },
+      createReadStream(jar),
+      { note: (n) => notes.push(n), tempDir: async () => spill },
+      { ...DEFAULT_ARCHIVE_LIMITS, inMemoryBytes: 1024 },
+    );
+    assert.deepEqual(notes, []);
+    assert.ok(found.some((f) => f.path.startsWith('commons-io.jar!/META-INF/maven/commons-io/commons-io/')));
+    assert.deepEqual(await readdir(spill), []);
   });
 
   it('names a pom.properties without coordinates', async () => {
