@@ -191,6 +191,7 @@ export interface Tables {
   findings: FindingsTable;
   waivers: WaiversTable;
   login_sessions: LoginSessionsTable;
+  layer_analyses: LayerAnalysesTable;
 }
 
 export interface EvidenceTable {
@@ -423,4 +424,14 @@ export interface LoginSessionsTable {
   refreshed_at: number;
   expires_at: number;
   ended_at: number | null;
+}
+
+/** One layer's analysis, reused by every image holding the layer: src/analysis/records.ts. */
+export interface LayerAnalysesTable {
+  digest: string;
+  /** Format version and reader names the row was made with. */
+  analyser: string;
+  /** JSON of the LayerAnalysis (Maps as entry arrays, file contents as base64). */
+  analysis: string;
+  analysed_at: number;
 }

@@ -13,6 +13,7 @@ import * as m0006 from './0006_operation_intents.ts';
 import * as m0007 from './0007_vulndb.ts';
 import * as m0008 from './0008_findings.ts';
 import * as m0009 from './0009_login_sessions.ts';
+import * as m0010 from './0010_layer_analysis.ts';
 
 export const MIGRATIONS: readonly Migration[] = [
   { version: 1, name: 'initial', up: m0001.up },
@@ -24,4 +25,5 @@ export const MIGRATIONS: readonly Migration[] = [
   { version: 7, name: 'vulndb', up: m0007.up },
   { version: 8, name: 'findings', up: m0008.up },
   { version: 9, name: 'login_sessions', up: m0009.up },
+  { version: 10, name: 'layer_analysis', up: m0010.up },
 ];

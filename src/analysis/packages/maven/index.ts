@@ -1,20 +1,22 @@
 /**
  * # maven
  *
- * Java libraries. Today: `META-INF/maven/<groupId>/<artifactId>/pom.properties` as files of the
- * image (exploded wars and application directories, where the archive was unpacked at build
- * time). purl: `pkg:maven/<groupId>/<artifactId>@<version>`.
+ * Java libraries: `META-INF/maven/<groupId>/<artifactId>/pom.properties` as files of the image
+ * (exploded wars and application directories, where the archive was unpacked at build time) and
+ * inside `.jar`/`.war`/`.ear` archives and the archives they nest (archive.ts, with its bounds).
+ * purl: `pkg:maven/<groupId>/<artifactId>@<version>`. The package's path names the chain of
+ * archives, `app.war!/WEB-INF/lib/x.jar!/META-INF/maven/g/a/pom.properties`.
  *
- * Not yet: the same files inside `.jar`/`.war`/`.ear` archives and nested archives, which need a
- * zip reader (a well-kept library such as yauzl; none is a dependency yet). Each archive met is
- * reported in a note, so the blind spot is visible in the result.
+ * Not yet: jars without pom.properties (coordinates from MANIFEST.MF alone are guesses).
  *
  * Check it against: the archive's own `META-INF/maven/<groupId>/<artifactId>/pom.properties` (`unzip -p`).
  */
 import type { EntryInfo, InstalledPackage, LayerFile, PackageReader, ReadContext } from '../../model.ts';
-import { decodeText, drain, purlOf, sortedFiles } from '../common.ts';
+import { decodeText, purlOf, sortedFiles } from '../common.ts';
+import { pomPropertiesInArchive } from './archive.ts';
 import { parsePomProperties } from './parse.ts';
 
+export { DEFAULT_ARCHIVE_LIMITS, pomPropertiesInArchive, type ArchiveLimits } from './archive.ts';
 export {
   coordinatesFromManifest,
   parseManifest,
@@ -30,6 +32,26 @@ function isPomProperties(entry: EntryInfo): boolean {
   return POM_PROPERTIES.test(entry.path);
 }
 
+function packageOf(file: EntryInfo, text: string, ctx: ReadContext): InstalledPackage | undefined {
+  const coordinates = parsePomProperties(text, file, ctx);
+  if (!coordinates) return undefined;
+  const purl = purlOf(
+    { type: 'maven', namespace: coordinates.groupId, name: coordinates.artifactId, version: coordinates.version },
+    file,
+    1,
+    ctx,
+  );
+  if (!purl) return undefined;
+  return {
+    ecosystem: 'maven',
+    name: `${coordinates.groupId}:${coordinates.artifactId}`,
+    version: coordinates.version,
+    purl,
+    path: file.path,
+    layer: file.layer,
+  };
+}
+
 export const mavenReader: PackageReader = {
   name: 'maven',
   maxBytes: 64 * 1024,
@@ -38,23 +60,8 @@ export const mavenReader: PackageReader = {
     const out: InstalledPackage[] = [];
     for (const file of sortedFiles(files)) {
       if (!isPomProperties(file)) continue;
-      const coordinates = parsePomProperties(decodeText(file.content), file, ctx);
-      if (!coordinates) continue;
-      const purl = purlOf(
-        { type: 'maven', namespace: coordinates.groupId, name: coordinates.artifactId, version: coordinates.version },
-        file,
-        1,
-        ctx,
-      );
-      if (!purl) continue;
-      out.push({
-        ecosystem: 'maven',
-        name: `${coordinates.groupId}:${coordinates.artifactId}`,
-        version: coordinates.version,
-        purl,
-        path: file.path,
-        layer: file.layer,
-      });
+      const pkg = packageOf(file, decodeText(file.content), ctx);
+      if (pkg) out.push(pkg);
     }
     return out;
   },
@@ -62,13 +69,11 @@ export const mavenReader: PackageReader = {
     return ARCHIVE.test(entry.path);
   },
   async scan(entry: EntryInfo, body: AsyncIterable<Buffer>, ctx: ReadContext): Promise<InstalledPackage[]> {
-    await drain(body[Symbol.asyncIterator]());
-    ctx.note({
-      code: 'JAVA_ARCHIVE_UNREAD',
-      message: `${entry.path}: Java archives are not opened yet; the libraries inside it are not reported`,
-      path: entry.path,
-      layer: entry.layer,
-    });
-    return [];
+    const out: InstalledPackage[] = [];
+    for (const found of await pomPropertiesInArchive(entry, body, ctx)) {
+      const pkg = packageOf({ ...entry, path: found.path, size: found.content.length }, decodeText(found.content), ctx);
+      if (pkg) out.push(pkg);
+    }
+    return out;
   },
 };
