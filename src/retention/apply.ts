@@ -478,7 +478,10 @@ async function applyRepository(
   for (const p of planned) {
     const record = (outcome: ItemOutcome, detail: string, cause?: SkipCause) =>
       out.items.push({ kind: p.kind, item: p.item, digest: p.digest, outcome, detail, ...(cause ? { cause } : {}) });
-    if (!stopped && ctx.signal?.aborted) stopped = asSluiceError(ctx.signal.reason).message;
+    if (ctx.signal?.aborted) {
+      record('not-attempted', `the run was stopped: ${asSluiceError(ctx.signal.reason).message}`, 'stopped');
+      continue;
+    }
     if (stopped) {
       record('not-attempted', `stopped after an earlier failure: ${stopped}`, 'stopped');
       continue;

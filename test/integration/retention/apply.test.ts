@@ -103,7 +103,10 @@ describeEachEngine('retention', (engine) => {
           fenced.repositories.flatMap((r) => r.items.map((i) => `${i.item}:${i.outcome}:${i.cause}`)),
           [`${a}:not-attempted:stopped`],
         );
-        assert.match(fenced.repositories[0]!.items[0]!.detail, /the lease of job retention was lost/);
+        assert.match(
+          fenced.repositories[0]!.items[0]!.detail,
+          /^the run was stopped: the lease of job retention was lost/,
+        );
         assert.equal(await skopeoDigest(reg, 'acme-dev/app:1.0.0-1'), a);
 
         const report = await applyPlan(rt, actorFromPolicy(rt.policy, 'dave'), plan);
