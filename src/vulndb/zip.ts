@@ -16,6 +16,7 @@ import { MAX_RECORDS, importRecords } from './import.ts';
 import type { ImportOptions, ImportResult } from './import.ts';
 import { MAX_RECORD_BYTES, parseRecord } from './record.ts';
 import type { OsvRecord } from './record.ts';
+import { nextEntry } from '../util/zip.ts';
 
 /** JSON records inflate 5-20×; far beyond that is a bomb, not a record. */
 export const MAX_ENTRY_RATIO = 200;
@@ -27,32 +28,6 @@ function zipError(source: string, message: string, entry?: string): SluiceError 
   return new SluiceError('OSV_ZIP_INVALID', 'invalid-input', `${source}${entry ? `: ${entry}` : ''}: ${message}`, {
     source,
     ...(entry ? { entry } : {}),
-  });
-}
-
-function nextEntry(zip: ZipFile): Promise<Entry | null> {
-  return new Promise((resolve, reject) => {
-    const cleanup = (): void => {
-      zip.off('entry', onEntry);
-      zip.off('end', onEnd);
-      zip.off('error', onError);
-    };
-    const onEntry = (e: Entry): void => {
-      cleanup();
-      resolve(e);
-    };
-    const onEnd = (): void => {
-      cleanup();
-      resolve(null);
-    };
-    const onError = (err: Error): void => {
-      cleanup();
-      reject(err);
-    };
-    zip.on('entry', onEntry);
-    zip.on('end', onEnd);
-    zip.on('error', onError);
-    zip.readEntry();
   });
 }
 

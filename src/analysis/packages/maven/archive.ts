@@ -16,6 +16,7 @@ import { finished } from 'node:stream/promises';
 import yauzl from 'yauzl';
 import type { Entry, ZipFile } from 'yauzl';
 import type { AnalysisNote, EntryInfo, ReadContext } from '../../model.ts';
+import { nextEntry } from '../../../util/zip.ts';
 
 export interface ArchiveLimits {
   /** Outer archives held in memory up to this size; larger ones go to the temporary directory. */
@@ -63,32 +64,6 @@ interface Budget {
 }
 
 class ArchiveRefused extends Error {}
-
-function nextEntry(zip: ZipFile): Promise<Entry | null> {
-  return new Promise((resolve, reject) => {
-    const cleanup = (): void => {
-      zip.off('entry', onEntry);
-      zip.off('end', onEnd);
-      zip.off('error', onError);
-    };
-    const onEntry = (e: Entry): void => {
-      cleanup();
-      resolve(e);
-    };
-    const onEnd = (): void => {
-      cleanup();
-      resolve(null);
-    };
-    const onError = (err: Error): void => {
-      cleanup();
-      reject(err);
-    };
-    zip.on('entry', onEntry);
-    zip.on('end', onEnd);
-    zip.on('error', onError);
-    zip.readEntry();
-  });
-}
 
 async function inflate(
   zip: ZipFile,
