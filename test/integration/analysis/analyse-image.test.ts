@@ -1,11 +1,9 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
-import { gzipSync } from 'node:zlib';
-import tar from 'tar-stream';
 import { analyseImage, type LayerCache } from '../../../src/analysis/analyse.ts';
-import type { PackageReader } from '../../../src/analysis/model.ts';
 import type { LayerAnalysis } from '../../../src/analysis/walker.ts';
 import { RegistryPool } from '../../../src/oci/pool.ts';
+import { fakeDbReader, layerOf } from '../../helpers/layers.ts';
 import { startRegistry, type RegistryHandle } from '../../helpers/registry.ts';
 
 let reg: RegistryHandle;
@@ -19,43 +17,6 @@ after(async () => {
   pool.close();
   await reg?.stop();
 });
-
-async function layerOf(files: Record<string, string>): Promise<Buffer> {
-  const pack = tar.pack();
-  const chunks: Buffer[] = [];
-  pack.on('data', (c: unknown) => {
-    chunks.push(c as Buffer);
-  });
-  const done = new Promise<void>((r) => pack.on('end', () => r()));
-  for (const [name, body] of Object.entries(files)) pack.entry({ name, mode: 0o644 }, body);
-  pack.finalize();
-  await done;
-  return gzipSync(Buffer.concat(chunks));
-}
-
-const reader: PackageReader = {
-  name: 'fake',
-  wants: (e) => e.path === 'var/lib/fake/db',
-  maxBytes: 4096,
-  read: async (files) =>
-    [...files.values()].flatMap((f) =>
-      f.content
-        .toString()
-        .trim()
-        .split('\n')
-        .map((line) => {
-          const [name, version] = line.split(' ');
-          return {
-            ecosystem: 'npm' as const,
-            name: name!,
-            version: version!,
-            purl: `pkg:npm/${name}@${version}`,
-            path: f.path,
-            layer: f.layer,
-          };
-        }),
-    ),
-};
 
 test('analyses a pushed image, reports a secret deleted later, and reads shared layers from the cache', async () => {
   const client = pool.get(reg.host);
@@ -91,7 +52,7 @@ test('analyses a pushed image, reports a secret deleted later, and reads shared 
 
   const store = new Map<string, LayerAnalysis>();
   const cache: LayerCache = { get: async (d) => store.get(d), put: async (a) => void store.set(a.layer.digest, a) };
-  const first = await analyseImage({ client, readers: [reader], cache }, { repository: 'app', reference: 'v1' });
+  const first = await analyseImage({ client, readers: [fakeDbReader], cache }, { repository: 'app', reference: 'v1' });
   assert.deepEqual(
     first.packages.map((p) => `${p.name}@${p.version}`),
     ['left-pad@1.0.0'],
@@ -103,7 +64,7 @@ test('analyses a pushed image, reports a secret deleted later, and reads shared 
   assert.deepEqual(first.hardening.exposedPorts, ['8080/tcp']);
   assert.equal(first.layersDownloaded, 3);
 
-  const second = await analyseImage({ client, readers: [reader], cache }, { repository: 'app', reference: 'v1' });
+  const second = await analyseImage({ client, readers: [fakeDbReader], cache }, { repository: 'app', reference: 'v1' });
   assert.equal(second.layersDownloaded, 0);
   assert.deepEqual(
     second.packages.map((p) => p.name),

@@ -1,13 +1,12 @@
 import assert from 'node:assert/strict';
 import { after, before } from 'node:test';
-import { gzipSync } from 'node:zlib';
-import tar from 'tar-stream';
 import { analyseImage, type LayerCache } from '../../../src/analysis/analyse.ts';
-import type { PackageReader } from '../../../src/analysis/model.ts';
 import { DEFAULT_MAX_ROW_CHARS, storeLayerCache } from '../../../src/analysis/records.ts';
 import type { LayerAnalysis } from '../../../src/analysis/walker.ts';
 import { RegistryPool } from '../../../src/oci/pool.ts';
 import { forEachEngine } from '../../helpers/db.ts';
+import type { PackageReader } from '../../../src/analysis/model.ts';
+import { fakeDbReader, layerOf } from '../../helpers/layers.ts';
 import { startRegistry, type RegistryHandle } from '../../helpers/registry.ts';
 
 let reg: RegistryHandle;
@@ -21,43 +20,6 @@ after(async () => {
   pool.close();
   await reg?.stop();
 });
-
-async function layerOf(files: Record<string, string | Buffer>): Promise<Buffer> {
-  const pack = tar.pack();
-  const chunks: Buffer[] = [];
-  pack.on('data', (c: unknown) => {
-    chunks.push(c as Buffer);
-  });
-  const done = new Promise<void>((r) => pack.on('end', () => r()));
-  for (const [name, body] of Object.entries(files)) pack.entry({ name, mode: 0o644 }, body);
-  pack.finalize();
-  await done;
-  return gzipSync(Buffer.concat(chunks));
-}
-
-const reader: PackageReader = {
-  name: 'fake',
-  wants: (e) => e.path === 'var/lib/fake/db',
-  maxBytes: 4096,
-  read: async (files) =>
-    [...files.values()].flatMap((f) =>
-      f.content
-        .toString('latin1')
-        .split('\n')
-        .filter((line) => line.includes(' '))
-        .map((line) => {
-          const [name, version] = line.split(' ');
-          return {
-            ecosystem: 'npm' as const,
-            name: name!,
-            version: version!,
-            purl: `pkg:npm/${name}@${version}`,
-            path: f.path,
-            layer: f.layer,
-          };
-        }),
-    ),
-};
 
 /** Pushes a three-layer image to `repository` and returns it as `repository:v1`. */
 async function pushImage(repository: string): Promise<{ key: string; layerDigests: string[] }> {
@@ -105,10 +67,10 @@ forEachEngine(
     const client = pool.get(reg.host);
     const ref = { repository, reference: 'v1' };
     const puts: LayerAnalysis[] = [];
-    const backed = storeLayerCache(store, { readers: [reader] });
+    const backed = storeLayerCache(store, { readers: [fakeDbReader] });
     const recording: LayerCache = { get: backed.get, put: async (a) => (puts.push(a), backed.put(a)) };
 
-    const first = await analyseImage({ client, readers: [reader], cache: recording }, ref);
+    const first = await analyseImage({ client, readers: [fakeDbReader], cache: recording }, ref);
     assert.equal(first.layersDownloaded, 3);
     assert.deepEqual(
       first.packages.map((p) => `${p.name}@${p.version}`),
@@ -127,7 +89,7 @@ forEachEngine(
       'no secret value in the store',
     );
 
-    const second = await analyseImage({ client, readers: [reader], cache: backed }, ref);
+    const second = await analyseImage({ client, readers: [fakeDbReader], cache: backed }, ref);
     assert.equal(second.layersDownloaded, 0);
     assert.deepEqual(second.packages, first.packages);
     assert.deepEqual(second.secrets, first.secrets);
@@ -135,7 +97,7 @@ forEachEngine(
 
     const reopened = await reopen();
     const third = await analyseImage(
-      { client, readers: [reader], cache: storeLayerCache(reopened, { readers: [reader] }) },
+      { client, readers: [fakeDbReader], cache: storeLayerCache(reopened, { readers: [fakeDbReader] }) },
       ref,
     );
     assert.equal(third.layersDownloaded, 0);
@@ -143,7 +105,7 @@ forEachEngine(
     assert.deepEqual(third.secrets, first.secrets);
 
     // Another reader set made none of these rows: the layers are read again, not trusted.
-    const other: PackageReader = { ...reader, name: 'fake-v2' };
+    const other: PackageReader = { ...fakeDbReader, name: 'fake-v2' };
     const fourth = await analyseImage(
       { client, readers: [other], cache: storeLayerCache(reopened, { readers: [other] }) },
       ref,
@@ -157,7 +119,7 @@ forEachEngine(
 );
 
 forEachEngine('a layer analysis beyond the row bound is not cached', async ({ store }) => {
-  const cache = storeLayerCache(store, { readers: [reader], maxRowChars: 100 });
+  const cache = storeLayerCache(store, { readers: [fakeDbReader], maxRowChars: 100 });
   const layer = {
     index: 0,
     digest: 'sha256:' + 'a'.repeat(64),
@@ -195,7 +157,7 @@ forEachEngine('a layer analysis beyond the row bound is not cached', async ({ st
   await cache.put(analysis);
   assert.equal(await cache.get(layer.digest), undefined);
   assert.ok(DEFAULT_MAX_ROW_CHARS > 100);
-  const roomy = storeLayerCache(store, { readers: [reader] });
+  const roomy = storeLayerCache(store, { readers: [fakeDbReader] });
   await roomy.put(analysis);
   assert.deepEqual(await roomy.get(layer.digest), analysis);
   // The same row under another reader set is a miss.
